@@ -1,0 +1,35 @@
+# newstag — set-up and everyday tasks. Each target installs what it needs into .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+SHARED ?= ../shared
+SAMPLE ?= $(firstword $(wildcard $(SHARED)/seeds/*.txt) $(wildcard seeds/*.txt))
+
+.PHONY: demo test model bench install clean
+
+# Tag a sample article with the shipped model.
+demo: $(VENV)/.installed
+	$(BIN)/newstag predict $(SAMPLE) --format table
+
+# Run the test suite.
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask,bench]'
+	touch $@
+
+# Rebuild the shipped model (artifacts/model.joblib) and its card from ../shared/corpus.
+model: $(VENV)/.installed
+	$(BIN)/python -m newstag.training.build_shipped --shared $(SHARED)
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/quality.py --shared $(SHARED)
+	$(BIN)/python benchmarks/speed.py --shared $(SHARED)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,70 @@
+"""What tagging needs at run time: reading, features, the tagger and bundles.
+
+Nothing here imports scikit-learn or :mod:`newstag.training`, so tagging
+starts fast.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .bundle import BundleError, load_bundle
+from .features import FeatureSettings, Featurizer
+from .keywords import KeywordExtractor
+from .labels import SETS, load_taxonomy, taxonomy_from_dict
+from .summary import Summariser
+from .tagger import LabelModel, Prediction, Tagger
+from .tokenize import Tokenizer
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "artifacts" / "model.joblib"
+
+
+def tagger_from_bundle(meta: dict, arrays: dict[str, np.ndarray], source: str = "<bundle>") -> Tagger:
+    """Assemble a :class:`Tagger` from verified bundle contents."""
+    try:
+        taxonomy = taxonomy_from_dict(meta["taxonomy"])
+        settings = FeatureSettings(**{**meta["features"], "char_ngrams": tuple(meta["features"]["char_ngrams"])})
+        tokenizer = Tokenizer(meta["tokenizer"], taxonomy.all_terms())
+        featurizer = Featurizer(settings, tokenizer, taxonomy)
+        words = arrays["vocab.words"].tolist()
+        chars = arrays["vocab.chars"].tolist()
+        featurizer.words = {t: i for i, t in enumerate(words)}
+        featurizer.chars = {t: i + len(words) for i, t in enumerate(chars)}
+        featurizer.idf = arrays["idf"].astype(np.float32)
+        models = {}
+        for name in SETS:
+            if name not in meta["labels"]:
+                continue
+            models[name] = LabelModel(
+                labels=list(meta["labels"][name]),
+                W=arrays[f"W.{name}"],
+                b=arrays[f"b.{name}"].astype(np.float32),
+                thresholds=arrays[f"thresholds.{name}"].astype(np.float32),
+                label_set=taxonomy[name],
+                fallback_ratio=float(meta.get("decision", {}).get("fallback_ratio", 0.0)),
+            )
+            if models[name].W.shape != (featurizer.n_features, len(models[name].labels)):
+                raise BundleError(source, f"weights of {name} have shape {models[name].W.shape}, "
+                                          f"expected {(featurizer.n_features, len(models[name].labels))}")
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, BundleError):
+            raise
+        raise BundleError(source, f"model bundle is incomplete ({type(exc).__name__}: {exc})") from None
+    idf = dict(zip(words, featurizer.idf[: len(words)].tolist()))
+    default_idf = float(featurizer.idf.max()) if len(featurizer.idf) else 10.0
+    kw = meta.get("keywords", {})
+    keyword_extractor = KeywordExtractor(tokenizer, idf, default_idf, set(taxonomy.all_terms()),
+                                         top_k=int(kw.get("top_k", 5)))
+    summariser = Summariser(tokenizer, idf, default_idf)
+    return Tagger(featurizer, models, meta, keyword_extractor, summariser)
+
+
+def load(path: str | Path | None = None) -> Tagger:
+    """Load and verify a model bundle (the shipped default if ``path`` is None)."""
+    path = Path(path) if path is not None else DEFAULT_MODEL
+    meta, arrays = load_bundle(path)
+    return tagger_from_bundle(meta, arrays, str(path))
+
+
+__all__ = ["load", "Tagger", "Prediction", "BundleError", "DEFAULT_MODEL", "load_taxonomy", "SETS"]

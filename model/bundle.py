@@ -1,0 +1,130 @@
+"""Model bundles: one self-describing file, verified before use, never executed.
+
+A bundle is a zip archive in NumPy's ``.npz`` layout (whatever its file name;
+the shipped default keeps the name ``model.joblib`` that the project started
+with). It holds
+
+* ``meta.json``: format version, newstag and library versions, settings,
+  label sets, tokeniser backend, taxonomy, training-data fingerprint and
+  cross-validated / held-out metrics;
+* NumPy arrays for vocabularies, IDF, weights, biases and thresholds;
+* ``checksum``: SHA-256 over all of the above.
+
+It is read with ``allow_pickle=False``, so loading a bundle cannot run code,
+unlike a pickle. A bundle whose format version, checksum or layout is wrong is
+refused with a one-line :class:`BundleError`.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "newstag-bundle"
+FORMAT_VERSION = 1
+
+
+class BundleError(ValueError):
+    """A model file that cannot be used; ``str()`` is a one-line message."""
+
+    def __init__(self, path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+def _checksum(meta_bytes: bytes, arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256(meta_bytes)
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename,
+    so that an interrupted write never leaves a half-written file where a good one was."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide a shared model from other users
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_bundle(path: str | Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write a bundle atomically. ``meta`` must be JSON-serialisable."""
+    for name, a in arrays.items():
+        if a.dtype.hasobject:
+            raise TypeError(f"array {name!r} has object dtype; bundles hold plain arrays only")
+    meta = {**meta, "format": FORMAT, "format_version": FORMAT_VERSION}
+    # key order is meaningful (taxonomy label order = feature columns): never sort keys
+    meta_bytes = json.dumps(meta, ensure_ascii=False).encode("utf-8")
+    payload = {"meta.json": np.frombuffer(meta_bytes, dtype=np.uint8), **arrays}
+    payload["checksum"] = np.frombuffer(_checksum(meta_bytes, arrays).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **payload)
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_bundle(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """Read and verify a bundle; return ``(meta, arrays)`` or raise :class:`BundleError`."""
+    path = Path(path)
+    if not path.exists():
+        raise BundleError(path, "model file not found (train one with `newstag train`)")
+    if path.is_dir():
+        raise BundleError(path, "is a directory, not a model file")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:1] == b"\x80":
+        raise BundleError(path, "is a pickle (e.g. an old joblib model); refusing to load it, since "
+                                "unpickling can run code. Retrain with this newstag version")
+    if head != b"PK\x03\x04":
+        raise BundleError(path, "not a newstag model bundle (unknown file type)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {name: z[name] for name in z.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise BundleError(path, f"model file is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+    if "meta.json" not in arrays or "checksum" not in arrays:
+        raise BundleError(path, "not a newstag model bundle (no meta.json or checksum)")
+    meta_bytes = arrays.pop("meta.json").tobytes()
+    stored = arrays.pop("checksum").tobytes().decode("ascii", "replace")
+    try:
+        meta = json.loads(meta_bytes.decode("utf-8"))
+    except ValueError:
+        raise BundleError(path, "model metadata is not valid JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise BundleError(path, "not a newstag model bundle (wrong format tag)")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(
+            path,
+            f"model format version {version} is not supported by this newstag "
+            f"(reads version {FORMAT_VERSION}, made by newstag {meta.get('newstag_version', '?')}); "
+            "retrain the model with this version",
+        )
+    if _checksum(meta_bytes, arrays) != stored:
+        raise BundleError(path, "checksum mismatch: the model file was modified or damaged")
+    return meta, arrays

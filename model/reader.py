@@ -1,0 +1,424 @@
+"""Read articles from seed files, JSON Lines, plain text, directories and stdin.
+
+Every input yields records in order: an :class:`Article`, or a :class:`Failure`
+that names the source and the problem. Nothing is dropped silently; callers
+decide whether a failure stops the run (``--strict``) or is reported and
+counted.
+
+Seed format (the format annotators write)::
+
+    标题: <title>
+    链接: <url>
+    总结: <article body, may span lines>
+    关键词: <comma-separated keywords>
+    AI技术: <free-form technology labels>
+    行业: <free-form industry labels>
+    重大事件摘要: <numbered points, one per line>
+
+Keys take an ASCII or full-width colon. A value continues over the following
+lines until the next known key. ``技术`` is accepted for ``AI技术``.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+from .normalise import cjk_ratio
+
+#: seed key → Article attribute
+SEED_KEYS: dict[str, str] = {
+    "标题": "title",
+    "链接": "link",
+    "总结": "text",
+    "关键词": "keywords",
+    "AI技术": "technologies",
+    "技术": "technologies",
+    "行业": "industries",
+    "重大事件摘要": "summary",
+}
+#: Seed fields written back by :func:`format_seed`, in the reference order.
+SEED_ORDER = ("标题", "链接", "总结", "关键词", "AI技术", "行业", "重大事件摘要")
+_ATTR_TO_SEED_KEY = {"title": "标题", "link": "链接", "text": "总结", "keywords": "关键词",
+                     "technologies": "AI技术", "industries": "行业", "summary": "重大事件摘要"}
+# Fields whose values are prose: inside them a "xx：" line is a quotation
+# ("记者表示：…"), not an unknown key, so only known keys end them.
+_PROSE_FIELDS = {"text", "summary"}
+
+#: JSON Lines field names → Article attribute (first present wins)
+JSON_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "title": ("title", "标题"),
+    "text": ("text", "总结", "content", "body"),
+    "link": ("link", "链接", "url"),
+    "keywords": ("keywords", "关键词"),
+    "industries": ("industries", "行业"),
+    "technologies": ("technologies", "AI技术", "技术"),
+    "summary": ("summary", "重大事件摘要"),
+}
+
+TEXT_SUFFIXES = (".txt",)
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
+
+_KEY_LINE = re.compile(r"^[ \t\u3000]*([^\s:：]{1,20})[ \t\u3000]*[:：][ \t\u3000]?(.*)$")
+_LABEL_SPLIT = re.compile(r"[,，、;；\n]+")
+_POINT_START = re.compile(r"^\s*\d{1,2}\s*[.、．)）]\s*")
+_NONE_MARKERS = {"无", "没有", "none", "n/a", "na", "-", "—", "null"}
+
+
+class ReadError(ValueError):
+    """An input that cannot be read as an article; ``str()`` is a one-line message."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(f"{source}: {problem}")
+        self.source = source
+        self.problem = problem
+
+
+@dataclass
+class Article:
+    """One article.
+
+    ``industries``/``technologies`` hold the raw (free-form, split) label
+    strings as annotated, or ``None`` when the input carries no such field at
+    all (unannotated); an empty list means "annotated: no label".
+    """
+
+    id: str
+    source: str
+    title: str = ""
+    text: str = ""
+    link: str = ""
+    keywords: list[str] = field(default_factory=list)
+    industries: list[str] | None = None
+    technologies: list[str] | None = None
+    summary: list[str] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def annotated(self) -> bool:
+        return self.industries is not None or self.technologies is not None
+
+
+@dataclass
+class Failure:
+    """An input that yielded no article: ``error`` says why, ``source`` where."""
+
+    id: str
+    source: str
+    error: str
+
+
+Record = Article | Failure
+
+
+# ---------------------------------------------------------------- decoding
+
+def decode(data: bytes, source: str) -> tuple[str, list[str]]:
+    """Decode file bytes to text; return ``(text, warnings)``.
+
+    UTF-8 (with or without BOM) is expected. A file cut off inside a multi-byte
+    character keeps what came before it, with a warning. GB18030 (a superset of
+    GBK) is accepted only when the result is plainly Chinese text, since almost
+    any byte string decodes as GB18030. Raises :class:`ReadError` otherwise.
+    """
+    if not data.strip():
+        raise ReadError(source, "empty file")
+    if b"\x00" in data[:65536]:
+        raise ReadError(source, "binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(data):
+            text = data[: exc.start].decode("utf-8-sig")
+            return text, [f"{source}: truncated inside a UTF-8 character at byte {exc.start}; kept the text before it"]
+        utf8_error = exc
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = ""
+    if text and cjk_ratio(text) >= 0.3 and _printable_ratio(text) > 0.98:
+        return text, [f"{source}: decoded as GB18030 (not UTF-8)"]
+    raise ReadError(
+        source,
+        f"not UTF-8 text (invalid byte 0x{data[utf8_error.start]:02x} at offset {utf8_error.start}); "
+        "save it as UTF-8",
+    )
+
+
+def _printable_ratio(text: str) -> float:
+    return sum(1 for c in text if c.isprintable() or c in "\r\n\t") / max(1, len(text))
+
+
+# ---------------------------------------------------------------- seed format
+
+def is_seed(text: str) -> bool:
+    """True when the first non-blank line is a ``key: value`` line with a known key."""
+    for line in text.lstrip("\ufeff").splitlines():
+        if line.strip():
+            m = _KEY_LINE.match(line)
+            return bool(m and m.group(1) in SEED_KEYS)
+    return False
+
+
+def split_labels(value: str | Iterable) -> list[str]:
+    """Split a free-form label value on ``,，、;；`` (and newlines); drop "无"/"none" markers.
+
+    Lists are flattened, and ``{"label": ...}`` items (newstag's own output) are
+    accepted, so predictions can be fed back as annotations.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        parts = _LABEL_SPLIT.split(value)
+    else:
+        parts = []
+        for item in value:
+            if isinstance(item, dict):
+                item = item.get("label", "")
+            parts.extend(split_labels(str(item)))
+    return [p.strip() for p in parts if p.strip() and p.strip().lower() not in _NONE_MARKERS]
+
+
+def split_points(value: str | list) -> list[str]:
+    """Summary points: numbered lines (numbering kept), or every non-blank line."""
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    lines = [ln.strip() for ln in value.splitlines() if ln.strip()]
+    numbered = [ln for ln in lines if _POINT_START.match(ln)]
+    return numbered or lines
+
+
+def parse_seed(text: str, source: str, article_id: str) -> Article:
+    """Parse one seed-format document. Raises :class:`ReadError` if it has no body."""
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    values: dict[str, list[str]] = {}
+    extra: dict[str, list[str]] = {}
+    current: tuple[dict, str] | None = None
+    current_attr = None
+    for line in text.split("\n"):
+        m = _KEY_LINE.match(line)
+        if m and m.group(1) in SEED_KEYS:
+            current_attr = SEED_KEYS[m.group(1)]
+            current = (values, current_attr)
+            values.setdefault(current_attr, []).append(m.group(2))
+        elif m and current_attr not in _PROSE_FIELDS and len(m.group(1)) <= 12:
+            # unknown key outside prose: keep it rather than fail
+            current_attr = None
+            current = (extra, m.group(1))
+            extra.setdefault(m.group(1), []).append(m.group(2))
+        elif current is not None:
+            current[0][current[1]].append(line)
+        elif line.strip():
+            extra.setdefault("preamble", []).append(line)
+
+    def joined(attr: str) -> str:
+        return "\n".join(values.get(attr, [])).strip()
+
+    body = joined("text")
+    if not body:
+        raise ReadError(source, "seed file has no body (总结 is missing or empty)")
+    title = " ".join(ln.strip() for ln in values.get("title", []) if ln.strip())
+    return Article(
+        id=article_id,
+        source=source,
+        title=title,
+        text=body,
+        link=joined("link"),
+        keywords=split_labels(joined("keywords")),
+        industries=split_labels(joined("industries")) if "industries" in values else None,
+        technologies=split_labels(joined("technologies")) if "technologies" in values else None,
+        summary=split_points(joined("summary")),
+        extra={k: "\n".join(v).strip() for k, v in extra.items()},
+    )
+
+
+def parse_plain(text: str, source: str, article_id: str) -> Article:
+    """A text file without keys: the whole file is the body, its first line the title."""
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        raise ReadError(source, "empty file")
+    return Article(id=article_id, source=source, title=text.split("\n", 1)[0].strip()[:200], text=text)
+
+
+def parse_document(text: str, source: str, article_id: str) -> Article:
+    """Seed format if the text starts with a known key, plain text otherwise."""
+    if is_seed(text):
+        return parse_seed(text, source, article_id)
+    return parse_plain(text, source, article_id)
+
+
+def format_seed(fields: dict[str, object]) -> str:
+    """Write a seed-format record. ``fields`` maps seed keys or Article attributes to
+    strings or lists (labels joined with ``, ``, summary points one per line)."""
+    out = []
+    normalised = {_ATTR_TO_SEED_KEY.get(k, k): v for k, v in fields.items()}
+    keys = [k for k in SEED_ORDER if k in normalised] + [k for k in normalised if k not in SEED_ORDER]
+    for key in keys:
+        value = normalised[key]
+        if isinstance(value, (list, tuple)):
+            value = ("\n" if key == "重大事件摘要" else ", ").join(str(v) for v in value)
+        value = str(value or "")
+        if key == "重大事件摘要" and value:
+            value = "\n" + value
+        out.append(f"{key}: {value}")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- JSON Lines
+
+def parse_json_record(obj: object, source: str, default_id: str) -> Article:
+    """Build an Article from one decoded JSON value; raises ReadError if unusable."""
+    if not isinstance(obj, dict):
+        raise ReadError(source, f"expected a JSON object, got {type(obj).__name__}")
+
+    def first(attr: str):
+        for key in JSON_FIELDS[attr]:
+            if key in obj and obj[key] is not None:
+                return obj[key]
+        return None
+
+    text = first("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ReadError(source, "no article text (expected a non-empty 'text', '总结' or 'content' field)")
+    title = first("title")
+    industries, technologies = first("industries"), first("technologies")
+    summary = first("summary")
+    known = {k for keys in JSON_FIELDS.values() for k in keys}
+    return Article(
+        id=str(first("id") or default_id),
+        source=source,
+        title=str(title or "").strip(),
+        text=text.strip(),
+        link=str(first("link") or ""),
+        keywords=split_labels(first("keywords")),
+        industries=None if industries is None else split_labels(industries),
+        technologies=None if technologies is None else split_labels(technologies),
+        summary=split_points(summary) if summary else [],
+        extra={k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+               for k, v in obj.items() if k not in known},
+    )
+
+
+def iter_jsonl(stream: IO[bytes], name: str) -> Iterator[Record]:
+    """Records from a JSON Lines byte stream, one per non-blank line, read lazily."""
+    lineno = 0
+    while True:
+        try:
+            raw = stream.readline()
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            yield Failure(f"{name}:{lineno + 1}", f"{name}:{lineno + 1}", f"read error: {exc}")
+            return
+        if not raw:
+            return
+        lineno += 1
+        source = f"{name}:{lineno}"
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            obj = json.loads(line)
+            yield parse_json_record(obj, source, source)
+        except UnicodeDecodeError as exc:
+            yield Failure(source, source, f"{source}: not UTF-8 (invalid byte at column {exc.start + 1})")
+        except json.JSONDecodeError as exc:
+            yield Failure(source, source, f"{source}: invalid JSON ({exc.msg} at column {exc.colno})")
+        except ReadError as exc:
+            yield Failure(source, source, str(exc))
+
+
+# ---------------------------------------------------------------- paths
+
+def _is_jsonl(path: Path) -> bool:
+    return path.name.lower().endswith(JSONL_SUFFIXES)
+
+
+def _read_file(path: Path) -> Iterator[Record]:
+    name = str(path)
+    if _is_jsonl(path):
+        try:
+            opener = gzip.open if path.name.lower().endswith(".gz") else open
+            with opener(path, "rb") as stream:
+                yield from iter_jsonl(stream, name)
+        except OSError as exc:
+            yield Failure(name, name, f"{name}: cannot read ({exc.strerror or exc})")
+        return
+    try:
+        data = path.read_bytes()
+        text, warnings = decode(data, name)
+        article = parse_document(text, name, path.stem)
+        article.warnings.extend(warnings)
+        yield article
+    except ReadError as exc:
+        yield Failure(path.stem, name, str(exc))
+    except OSError as exc:
+        yield Failure(path.stem, name, f"{name}: cannot read ({exc.strerror or exc})")
+
+
+def _read_stdin(stream: IO[bytes] | None = None) -> Iterator[Record]:
+    stream = stream if stream is not None else sys.stdin.buffer
+    head = stream.peek(1)[:1] if hasattr(stream, "peek") else b""
+    if head.lstrip()[:1] in (b"{", b"["):
+        yield from iter_jsonl(stream, "<stdin>")
+        return
+    data = stream.read()
+    if data.lstrip()[:1] == b"{":
+        yield from iter_jsonl(io.BytesIO(data), "<stdin>")
+        return
+    try:
+        text, warnings = decode(data, "<stdin>")
+        article = parse_document(text, "<stdin>", "stdin")
+        article.warnings.extend(warnings)
+        yield article
+    except ReadError as exc:
+        yield Failure("stdin", "<stdin>", str(exc))
+
+
+def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | str | Failure]:
+    """Files in order: directories are searched recursively for ``.txt``/``.jsonl``
+    files (sorted); ``-`` stays as stdin; a missing path or an empty directory is a
+    Failure."""
+    for p in paths:
+        if str(p) == "-":
+            yield "-"
+            continue
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(
+                f for f in path.rglob("*")
+                if f.is_file() and (f.suffix.lower() in TEXT_SUFFIXES or _is_jsonl(f))
+            )
+            if not found:
+                yield Failure(str(path), str(path), f"{path}: directory has no .txt or .jsonl files")
+            yield from found
+        elif path.is_file():
+            yield path
+        elif path.exists():
+            yield Failure(str(path), str(path), f"{path}: not a regular file")
+        else:
+            yield Failure(str(path), str(path), f"{path}: no such file or directory")
+
+
+def read_articles(paths: Iterable[str | Path], stdin: IO[bytes] | None = None) -> Iterator[Record]:
+    """Stream :class:`Article` or :class:`Failure` records from ``paths``, in order."""
+    for item in expand_paths(paths):
+        if isinstance(item, Failure):
+            yield item
+        elif item == "-":
+            yield from _read_stdin(stdin)
+        else:
+            yield from _read_file(item)
+
+
+def load_articles(paths: Iterable[str | Path]) -> tuple[list[Article], list[Failure]]:
+    """Read everything eagerly (for training and evaluation)."""
+    articles, failures = [], []
+    for rec in read_articles(paths):
+        (articles if isinstance(rec, Article) else failures).append(rec)
+    return articles, failures

@@ -1,0 +1,178 @@
+"""The run-time tagger: features → linear scores → labels (+ keywords, summary).
+
+A :class:`Tagger` is built from a model bundle (see :mod:`.bundle`). For each
+label set it holds a weight matrix ``W`` (n_features × n_labels), biases and
+one tuned threshold per label. Scores are logistic probabilities in [0, 1].
+
+Decision rules, applied in this order:
+
+1. **passages**: a long article is also scored passage by passage and each
+   label keeps its best score, so one topic of a long multi-topic piece is
+   not drowned by the rest;
+2. **threshold**: a label is given when its score reaches its tuned threshold
+   (or ``min_score``/``top_k`` when the caller overrides them);
+3. **hierarchy**: labels imply their parents (大模型 → 人工智能), which get at
+   least the child's score;
+4. **fallback**: if a set came back empty but its best label scored within
+   ``fallback_ratio`` of its threshold, that label is given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .features import Featurizer
+from .labels import SETS, LabelSet
+
+
+@dataclass
+class LabelModel:
+    """Linear scorer of one label set."""
+
+    labels: list[str]
+    W: np.ndarray  # (n_features, n_labels) float32
+    b: np.ndarray  # (n_labels,)
+    thresholds: np.ndarray  # (n_labels,)
+    label_set: LabelSet
+    fallback_ratio: float = 0.0
+
+    def logits(self, ids: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        return vals @ self.W[ids].astype(np.float32) + self.b
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+@dataclass
+class Prediction:
+    """Tags of one article: per set a list of ``(label, score)`` sorted by score."""
+
+    industries: list[tuple[str, float]]
+    technologies: list[tuple[str, float]]
+    scores: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    keywords: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+
+    def labels(self, name: str) -> list[str]:
+        return [lab for lab, _ in getattr(self, name)]
+
+
+class Tagger:
+    """Tag articles with a trained model; see :func:`newstag.load`."""
+
+    def __init__(self, featurizer: Featurizer, models: dict[str, LabelModel], meta: dict,
+                 keyword_extractor=None, summariser=None):
+        self.featurizer = featurizer
+        self.models = models
+        self.meta = meta
+        self.keyword_extractor = keyword_extractor
+        self.summariser = summariser
+
+    # ------------------------------------------------------------ scoring
+    def vectors(self, title: str, text: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Feature vectors of the whole article, then of each passage of a long one."""
+        f = self.featurizer
+        out = [f.vector(f.analyse(title, text))]
+        for passage in f.passages(title, text):
+            out.append(f.vector(f.analyse(title, passage)))
+        return out
+
+    def scores(self, title: str, text: str) -> dict[str, np.ndarray]:
+        """Per set, label probabilities (max-pooled over passages)."""
+        vecs = self.vectors(title, text)
+        return {name: _sigmoid(np.max([m.logits(i, v) for i, v in vecs], axis=0))
+                for name, m in self.models.items()}
+
+    def decide(self, scores: dict[str, np.ndarray], top_k: int | None = None,
+               min_score: float | None = None, fallback: bool = True) -> dict[str, list[tuple[str, float]]]:
+        """Turn scores into sorted ``(label, score)`` lists by the rules above."""
+        out = {}
+        for name, m in self.models.items():
+            p = scores[name]
+            thr = np.full_like(m.thresholds, min_score) if min_score is not None else m.thresholds
+            chosen = {m.labels[j]: float(p[j]) for j in np.flatnonzero(p >= thr)}
+            if not chosen and fallback and min_score is None and len(p):
+                j = int(np.argmax(p / np.maximum(m.thresholds, 1e-6)))
+                if m.fallback_ratio and p[j] >= m.fallback_ratio * m.thresholds[j]:
+                    chosen[m.labels[j]] = float(p[j])
+            # hierarchy: a child label brings its parents, at least at its own score
+            for lab in list(chosen):
+                for parent in m.label_set.close([lab]):
+                    if parent != lab:
+                        own = float(p[m.labels.index(parent)]) if parent in m.labels else 0.0
+                        chosen[parent] = max(chosen.get(parent, 0.0), own, chosen[lab])
+            ranked = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))
+            if top_k is not None:
+                ranked = ranked[:top_k]
+            out[name] = [(lab, round(s, 4)) for lab, s in ranked]
+        return out
+
+    def predict_one(self, title: str, text: str, *, top_k: int | None = None,
+                    min_score: float | None = None, keywords: bool = True, summary: bool = True) -> Prediction:
+        """Tag one article."""
+        sc = self.scores(title, text)
+        tags = self.decide(sc, top_k=top_k, min_score=min_score)
+        pred = Prediction(tags.get("industries", []), tags.get("technologies", []), sc)
+        if keywords and self.keyword_extractor is not None:
+            pred.keywords = self.keyword_extractor(title, text)
+        if summary and self.summariser is not None:
+            pred.summary = self.summariser(title, text)
+        return pred
+
+    def predict(self, texts, **kwargs) -> list[Prediction]:
+        """Tag a list of texts (strings, ``(title, text)`` pairs, or Articles)."""
+        out = []
+        for t in texts:
+            if isinstance(t, str):
+                title, text = "", t
+            elif isinstance(t, tuple):
+                title, text = t
+            else:
+                title, text = t.title, t.text
+            out.append(self.predict_one(title, text, **kwargs))
+        return out
+
+    # ------------------------------------------------------------ explaining
+    def explain(self, title: str, text: str, n_terms: int = 6) -> dict[str, list[dict]]:
+        """Per set, for each given label and the best missed one: the terms that
+        pushed its score most (feature value × weight, on the passage that scored best)."""
+        names = self._feature_names()
+        vecs = self.vectors(title, text)
+        scores = self.scores(title, text)
+        tags = self.decide(scores)
+        out = {}
+        for name, m in self.models.items():
+            given = [lab for lab, _ in tags[name]]
+            missed = [m.labels[j] for j in np.argsort(-scores[name]) if m.labels[j] not in given][:1]
+            rows = []
+            for lab, status in [(g, "given") for g in given] + [(x, "missed") for x in missed]:
+                if lab not in m.labels:
+                    continue
+                j = m.labels.index(lab)
+                best = int(np.argmax([m.logits(i, v)[j] for i, v in vecs]))
+                ids, vals = vecs[best]
+                contrib = vals * m.W[ids, j].astype(np.float32)
+                order = np.argsort(-np.abs(contrib))[:n_terms]
+                rows.append({
+                    "label": lab, "status": status, "score": round(float(scores[name][j]), 4),
+                    "threshold": round(float(m.thresholds[j]), 4),
+                    "passage": best,
+                    "terms": [{"term": names[ids[k]], "weight": round(float(contrib[k]), 4)} for k in order
+                              if contrib[k] != 0],
+                })
+            out[name] = rows
+        return out
+
+    def _feature_names(self) -> list[str]:
+        if not hasattr(self, "_names"):
+            self._names = self.featurizer.feature_names()
+        return self._names
+
+    @property
+    def label_sets(self) -> dict[str, list[str]]:
+        return {name: list(m.labels) for name, m in self.models.items()}
+
+
+__all__ = ["Tagger", "Prediction", "LabelModel", "SETS"]

@@ -1,0 +1,118 @@
+"""Result records and their output formats: jsonl, csv, seed and table.
+
+A result is a plain dict (what JSONL prints): ``id``, ``source``, ``title``,
+``industries``/``technologies`` (lists of ``{"label", "score"}`` sorted by
+score), ``keywords`` and ``summary``; an input that failed is ``{"id",
+"source", "error"}`` instead.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import IO
+
+from .reader import Article, Failure, format_seed
+from .tagger import Prediction
+
+FORMATS = ("jsonl", "csv", "seed", "table")
+CSV_COLUMNS = ("id", "source", "title", "industries", "technologies", "keywords", "summary", "error")
+
+
+def result_record(article: Article, pred: Prediction) -> dict:
+    rec = {
+        "id": article.id,
+        "source": article.source,
+        "title": article.title,
+        "industries": [{"label": lab, "score": s} for lab, s in pred.industries],
+        "technologies": [{"label": lab, "score": s} for lab, s in pred.technologies],
+        "keywords": pred.keywords,
+        "summary": pred.summary,
+    }
+    if article.link:
+        rec["link"] = article.link
+    if article.warnings:
+        rec["warnings"] = article.warnings
+    return rec
+
+
+def error_record(failure: Failure) -> dict:
+    return {"id": failure.id, "source": failure.source, "error": failure.error}
+
+
+class Writer:
+    """Writes result/error records to a text stream in one of :data:`FORMATS`.
+
+    ``with_text``: the seed format needs the article body; the pipeline passes
+    it in ``record["_text"]``, which no other format prints.
+    """
+
+    def __init__(self, stream: IO[str], fmt: str = "jsonl"):
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        self.stream = stream
+        self.fmt = fmt
+        self._csv = None
+        self._first = True
+
+    def write(self, rec: dict) -> None:
+        getattr(self, f"_write_{self.fmt}")(rec)
+
+    # ---------------------------------------------------------------- formats
+    def _write_jsonl(self, rec: dict) -> None:
+        self.stream.write(json.dumps({k: v for k, v in rec.items() if not k.startswith("_")},
+                                     ensure_ascii=False) + "\n")
+
+    def _write_csv(self, rec: dict) -> None:
+        if self._csv is None:
+            self._csv = csv.writer(self.stream)
+            self._csv.writerow(CSV_COLUMNS)
+        self._csv.writerow([
+            rec.get("id", ""), rec.get("source", ""), rec.get("title", ""),
+            "; ".join(f"{x['label']}:{x['score']:.2f}" for x in rec.get("industries", [])),
+            "; ".join(f"{x['label']}:{x['score']:.2f}" for x in rec.get("technologies", [])),
+            "; ".join(rec.get("keywords", [])),
+            " ".join(rec.get("summary", [])),
+            rec.get("error", ""),
+        ])
+
+    def _write_seed(self, rec: dict) -> None:
+        if "error" in rec:
+            return  # errors go to stderr / --errors; a seed stream holds articles only
+        if not self._first:
+            self.stream.write("\n")
+        self._first = False
+        self.stream.write(seed_text(rec))
+
+    def _write_table(self, rec: dict) -> None:
+        if "error" in rec:
+            self.stream.write(f"{rec['id']}\tERROR\t{rec['error']}\n")
+            return
+        ind = ", ".join(f"{x['label']}({x['score']:.2f})" for x in rec["industries"]) or "-"
+        tech = ", ".join(f"{x['label']}({x['score']:.2f})" for x in rec["technologies"]) or "-"
+        kws = ", ".join(rec.get("keywords", [])) or "-"
+        self.stream.write(f"{rec['id']}  {rec.get('title', '')}\n  行业: {ind}\n  技术: {tech}\n  关键词: {kws}\n")
+        if rec.get("summary"):
+            self.stream.write("  摘要: " + " ".join(rec["summary"]) + "\n")
+
+
+def seed_text(rec: dict) -> str:
+    """A complete seed-format record for one result (body from ``rec["_text"]``)."""
+    return format_seed({
+        "标题": rec.get("title", ""),
+        "链接": rec.get("link", ""),
+        "总结": rec.get("_text", ""),
+        "关键词": rec.get("keywords", []),
+        "AI技术": [x["label"] for x in rec.get("technologies", [])],
+        "行业": [x["label"] for x in rec.get("industries", [])],
+        "重大事件摘要": rec.get("summary", []),
+    })
+
+
+def render(records: list[dict], fmt: str) -> str:
+    """All records in one string (for tests and small batches)."""
+    buf = io.StringIO()
+    w = Writer(buf, fmt)
+    for r in records:
+        w.write(r)
+    return buf.getvalue()

@@ -1,0 +1,375 @@
+"""Fit a newstag model from annotated articles and write its bundle.
+
+Pipeline: read → map labels to the taxonomy → analyse (normalise, tokenise,
+count) → fit vocabulary and IDF → one-vs-rest logistic regression per label
+set → per-label thresholds from multilabel-stratified cross-validation →
+bundle with settings, fingerprint and metrics.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from newstag.model import tagger_from_bundle
+from newstag.model.bundle import save_bundle
+from newstag.model.features import Analysed, FeatureSettings, Featurizer
+from newstag.model.labels import SETS, Taxonomy, load_taxonomy
+from newstag.model.reader import Article, load_articles
+from newstag.model.tokenize import BACKENDS, Tokenizer
+
+from .metrics import best_threshold, score_sets
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class TrainSettings:
+    """Everything that shapes a model; recorded in the bundle.
+
+    C : float, default 4.0
+        Inverse L2 regularisation of the logistic regressions.
+    class_weight : {"balanced", None}, default None
+    min_examples : int, default 5
+        Labels with fewer positive training articles are left out (and named).
+    cv_folds : int, default 5
+        Folds for threshold tuning and cross-validated metrics (0 = no CV:
+        thresholds stay at ``default_threshold``).
+    fallback_ratio : float or None, default None
+        None = choose by cross-validation among a small grid.
+    tokenizer : {"jieba", "rjieba"}, default "rjieba"
+    seed : int, default 0
+    n_jobs : int, default -1
+        Threads for fitting (results do not depend on it).
+    prune : float, default 0.01
+        Weights smaller than this in absolute value are stored as zero.
+    """
+
+    C: float = 4.0
+    class_weight: str | None = None
+    min_examples: int = 5
+    cv_folds: int = 5
+    default_threshold: float = 0.35
+    threshold_shrink: float = 5.0
+    fallback_ratio: float | None = None
+    tokenizer: str = "rjieba"
+    seed: int = 0
+    n_jobs: int = -1
+    prune: float = 0.01
+    features: FeatureSettings = field(default_factory=FeatureSettings)
+
+    def validate(self) -> "TrainSettings":
+        if self.C <= 0:
+            raise ValueError("C must be positive")
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError("class_weight must be 'balanced' or None")
+        if self.min_examples < 1:
+            raise ValueError("min_examples must be >= 1")
+        if self.cv_folds not in (0,) and self.cv_folds < 2:
+            raise ValueError("cv_folds must be 0 (off) or >= 2")
+        if self.tokenizer not in BACKENDS:
+            raise ValueError(f"tokenizer must be one of {', '.join(BACKENDS)}")
+        if self.fallback_ratio is not None and not 0 <= self.fallback_ratio <= 1:
+            raise ValueError("fallback_ratio must be in [0, 1]")
+        self.features.validate()
+        return self
+
+
+@dataclass
+class Dataset:
+    """Annotated articles with canonical gold labels."""
+
+    articles: list[Article]
+    gold: dict[str, list[list[str]]]  # set → per article canonical labels
+    unmapped: dict[str, Counter]
+    skipped: list[str]  # sources of unannotated articles
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for a, i in sorted(((a, i) for i, a in enumerate(self.articles)), key=lambda t: (t[0].id, t[0].source)):
+            h.update(json.dumps([a.id, a.title, a.text, [self.gold[s][i] for s in SETS]],
+                                ensure_ascii=False).encode())
+        return h.hexdigest()
+
+
+def build_dataset(articles: Iterable[Article], taxonomy: Taxonomy) -> Dataset:
+    """Map every article's free-form labels to canonical ones.
+
+    Unannotated articles (no label field at all) are skipped and listed; a set
+    the article leaves out counts as "no label" for that set.
+    """
+    kept, gold, skipped = [], {s: [] for s in SETS}, []
+    unmapped = {s: Counter() for s in SETS}
+    for art in articles:
+        if not art.annotated:
+            skipped.append(art.source)
+            continue
+        g, um = taxonomy.gold(art)
+        for s in SETS:
+            gold[s].append(g[s] or [])
+            unmapped[s].update(um.get(s, []))
+        kept.append(art)
+    return Dataset(kept, gold, unmapped, skipped)
+
+
+def _label_matrix(gold: list[list[str]], labels: list[str]) -> np.ndarray:
+    index = {lab: j for j, lab in enumerate(labels)}
+    Y = np.zeros((len(gold), len(labels)), dtype=np.int8)
+    for i, g in enumerate(gold):
+        for lab in g:
+            if lab in index:
+                Y[i, index[lab]] = 1
+    return Y
+
+
+def _fit_linear(X, Y: np.ndarray, s: TrainSettings) -> tuple[np.ndarray, np.ndarray]:
+    """One logistic regression per column of ``Y``; returns ``(W, b)``."""
+    from sklearn.linear_model import LogisticRegression
+
+    from joblib import Parallel, delayed
+
+    # liblinear wants sorted float64 CSR; convert once here, or each thread
+    # would convert (and sort indices of) the shared matrix concurrently
+    X = X.astype(np.float64).tocsr()
+    X.sort_indices()
+    X.sum_duplicates()
+
+    def one(y):
+        if y.min() == y.max():  # a fold without positives: never fire
+            return np.zeros(X.shape[1]), -10.0
+        # dual liblinear: much faster than the primal when features outnumber articles
+        clf = LogisticRegression(C=s.C, class_weight=s.class_weight, solver="liblinear", dual=True,
+                                 tol=1e-3, max_iter=1000, random_state=s.seed)
+        clf.fit(X, y)
+        return clf.coef_[0], clf.intercept_[0]
+
+    # liblinear releases the GIL, so threads use every core without copying X
+    fitted = Parallel(n_jobs=s.n_jobs, prefer="threads")(delayed(one)(Y[:, j]) for j in range(Y.shape[1]))
+    W = np.zeros((X.shape[1], Y.shape[1]), dtype=np.float32)
+    b = np.zeros(Y.shape[1], dtype=np.float32)
+    for j, (w, c) in enumerate(fitted):
+        W[:, j] = w
+        b[j] = c
+    return W, b
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def _folds(Y_all: np.ndarray, k: int, seed: int):
+    """Multilabel-stratified folds, so every fold sees some of each rare label."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+    mskf = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    return list(mskf.split(np.zeros(len(Y_all)), Y_all))
+
+
+def _oof_scores(X, Ys: dict[str, np.ndarray], s: TrainSettings, progress: Callable[[str], None]):
+    """Out-of-fold probabilities per label set."""
+    Y_all = np.hstack([Ys[name] for name in SETS])
+    oof = {name: np.zeros(Ys[name].shape, dtype=np.float32) for name in SETS}
+    for f, (tr, te) in enumerate(_folds(Y_all, s.cv_folds, s.seed), 1):
+        progress(f"cross-validation fold {f}/{s.cv_folds}")
+        for name in SETS:
+            W, b = _fit_linear(X[tr], Ys[name][tr], s)
+            oof[name][te] = _sigmoid(X[te] @ W + b)
+    return oof
+
+
+def _decide_matrix(P: np.ndarray, thr: np.ndarray, ratio: float) -> np.ndarray:
+    D = P >= thr
+    if ratio:
+        empty = ~D.any(axis=1)
+        rel = P / np.maximum(thr, 1e-6)
+        j = rel.argmax(axis=1)
+        ok = empty & (P[np.arange(len(P)), j] >= ratio * thr[j])
+        D[np.flatnonzero(ok), j[ok]] = True
+    return D
+
+
+def fit(articles: list[Article], settings: TrainSettings | None = None, taxonomy: Taxonomy | None = None,
+        idf_texts: Iterable[tuple[str, str]] | None = None,
+        progress: Callable[[str], None] = lambda msg: None) -> tuple[dict, dict[str, np.ndarray], Dataset]:
+    """Train on annotated ``articles``; return bundle ``(meta, arrays)`` and the dataset.
+
+    ``idf_texts``: optional unlabelled ``(title, text)`` pairs whose document
+    frequencies are pooled into the IDF.
+    """
+    s = (settings or TrainSettings()).validate()
+    taxonomy = taxonomy or load_taxonomy()
+    t0 = time.perf_counter()
+    data = build_dataset(articles, taxonomy)
+    if len(data.articles) < max(2, s.cv_folds):
+        raise ValueError(f"need at least {max(2, s.cv_folds)} annotated articles, got {len(data.articles)}")
+
+    tokenizer = Tokenizer(s.tokenizer, taxonomy.all_terms())
+    featurizer = Featurizer(s.features, tokenizer, taxonomy)
+    progress(f"analysing {len(data.articles)} articles")
+    docs: list[Analysed] = [featurizer.analyse(a.title, a.text) for a in data.articles]
+    extra_df, extra_n = Counter(), 0
+    if idf_texts is not None:
+        progress("counting document frequencies of unlabelled text")
+        for title, text in idf_texts:
+            a = featurizer.analyse(title, text)
+            extra_df.update("w:" + t for t in a.words)
+            extra_df.update("c:" + t for t in a.chars)
+            extra_n += 1
+    featurizer.fit(docs, extra_df, extra_n)
+    X = featurizer.matrix(docs)
+
+    labels, excluded, Ys = {}, {}, {}
+    for name in SETS:
+        counts = Counter(lab for g in data.gold[name] for lab in g)
+        labels[name] = [lab for lab in taxonomy[name].labels if counts[lab] >= s.min_examples]
+        excluded[name] = {lab: counts[lab] for lab in taxonomy[name].labels if 0 < counts[lab] < s.min_examples}
+        Ys[name] = _label_matrix(data.gold[name], labels[name])
+
+    thresholds = {name: np.full(len(labels[name]), s.default_threshold, np.float32) for name in SETS}
+    fallback_ratio = s.fallback_ratio if s.fallback_ratio is not None else 0.0
+    cv_metrics = None
+    if s.cv_folds:
+        oof = _oof_scores(X, Ys, s, progress)
+        grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
+        for name in SETS:
+            thresholds[name] = np.array(
+                [best_threshold(Ys[name][:, j], oof[name][:, j], grid, s.default_threshold, s.threshold_shrink)
+                 for j in range(len(labels[name]))], np.float32)
+        if s.fallback_ratio is None:
+            # one ratio for both sets, the one that maximises out-of-fold micro-F1 summed over sets
+            best = (-1.0, 0.0)
+            for ratio in (0.0, 0.5, 0.6, 0.7, 0.8, 0.9):
+                total = 0.0
+                for name in SETS:
+                    D = _decide_matrix(oof[name], thresholds[name], ratio)
+                    pred = [[labels[name][j] for j in np.flatnonzero(row)] for row in D]
+                    gold = [[lab for lab in g if lab in labels[name]] for g in data.gold[name]]
+                    total += score_sets(gold, pred)["micro"]["f1"]
+                if total > best[0] + 1e-9:
+                    best = (total, ratio)
+            fallback_ratio = best[1]
+        cv_metrics = {}
+        for name in SETS:
+            D = _decide_matrix(oof[name], thresholds[name], fallback_ratio)
+            pred = [taxonomy[name].close(labels[name][j] for j in np.flatnonzero(row)) for row in D]
+            r = score_sets(data.gold[name], pred, list(taxonomy[name].labels))
+            cv_metrics[name] = _compact(r)
+
+    progress("fitting final model")
+    arrays: dict[str, np.ndarray] = {
+        "vocab.words": np.array(sorted(featurizer.words, key=featurizer.words.get), dtype=np.str_),
+        "vocab.chars": np.array(sorted(featurizer.chars, key=featurizer.chars.get), dtype=np.str_),
+        "idf": featurizer.idf.astype(np.float32),
+    }
+    for name in SETS:
+        W, b = _fit_linear(X, Ys[name], s)
+        # near-zero weights change no decision but dominate the bundle's size;
+        # zeroed, they compress away (float16 keeps 3 significant digits)
+        W[np.abs(W) < s.prune] = 0.0
+        arrays[f"W.{name}"] = W.astype(np.float16)
+        arrays[f"b.{name}"] = b
+        arrays[f"thresholds.{name}"] = thresholds[name]
+
+    import joblib
+    import scipy
+    import sklearn
+
+    meta = {
+        "newstag_version": VERSION,
+        "created_by": "newstag train",
+        "tokenizer": s.tokenizer,
+        "features": {**asdict(s.features), "char_ngrams": list(s.features.char_ngrams)},
+        "train": {k: v for k, v in asdict(s).items() if k != "features"},
+        "decision": {"fallback_ratio": fallback_ratio},
+        "labels": labels,
+        "excluded_labels": excluded,
+        "thresholds": {name: dict(zip(labels[name], map(float, thresholds[name]))) for name in SETS},
+        "taxonomy": _taxonomy_dict(taxonomy),
+        "data": {
+            "fingerprint": data.fingerprint(),
+            "n_articles": len(data.articles),
+            "skipped_unannotated": len(data.skipped),
+            "unmapped_labels": {name: dict(data.unmapped[name].most_common()) for name in SETS},
+            "idf_extra_documents": extra_n,
+            "label_counts": {name: dict(Counter(lab for g in data.gold[name] for lab in g).most_common())
+                             for name in SETS},
+        },
+        "metrics": {"cv": cv_metrics} if cv_metrics else {},
+        "versions": {
+            "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__, "joblib": joblib.__version__, **_tokenizer_versions(),
+        },
+        "train_seconds": round(time.perf_counter() - t0, 2),
+    }
+    return meta, arrays, data
+
+
+def _compact(result: dict) -> dict:
+    """Metrics without per-label noise for labels the data never has."""
+    out = {k: v for k, v in result.items() if k != "labels"}
+    out["labels"] = {lab: {k: (round(x, 4) if isinstance(x, float) else x) for k, x in v.items()}
+                     for lab, v in result["labels"].items() if v["support"] or v["predicted"]}
+    for k in ("micro", "macro"):
+        out[k] = {m: (round(x, 4) if isinstance(x, float) else x) for m, x in out[k].items()}
+    return out
+
+
+def _taxonomy_dict(taxonomy: Taxonomy) -> dict:
+    """The taxonomy as stored in the bundle, so a model keeps the aliases it was trained with."""
+    sets = {}
+    for name in SETS:
+        ls = taxonomy[name]
+        aliases: dict[str, list[str]] = {lab: [] for lab in ls.labels}
+        for term, labs in ls.terms.items():
+            for lab in labs:
+                aliases[lab].append(term)
+        sets[name] = {"field": ls.field, "labels": {
+            lab: {"description": ls.descriptions.get(lab, ""), "aliases": sorted(aliases[lab]),
+                  "implies": list(ls.implies.get(lab, ()))} for lab in ls.labels}}
+    return {"version": 1, "sets": sets}
+
+
+def _tokenizer_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("jieba", "rjieba"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def train(paths: Iterable[str | Path], out: str | Path, settings: TrainSettings | None = None,
+          idf_texts: Iterable[tuple[str, str]] | None = None,
+          progress: Callable[[str], None] = lambda msg: None, holdout: dict[str, list[Article]] | None = None):
+    """Read ``paths``, train, evaluate on ``holdout`` splits if given, and write the bundle to ``out``.
+
+    Returns ``(meta, dataset, failures)``. Unreadable inputs are returned as
+    failures; training goes ahead on the rest.
+    """
+    articles, failures = load_articles(paths)
+    meta, arrays, data = fit(articles, settings, idf_texts=idf_texts, progress=progress)
+    if holdout:
+        from .evaluate import evaluate_tagger
+
+        tagger = tagger_from_bundle(meta, arrays)
+        for split, arts in holdout.items():
+            progress(f"evaluating on {split}")
+            meta["metrics"][split] = {name: _compact(r)
+                                      for name, r in evaluate_tagger(tagger, arts)["model"].items()}
+    meta["data"]["sources"] = sorted({str(p) for p in paths})
+    meta["data"]["read_failures"] = [f.error for f in failures]
+    save_bundle(out, meta, arrays)
+    return meta, data, failures
+
+
+__all__ = ["TrainSettings", "fit", "train", "build_dataset", "Dataset"]
