@@ -1,21 +1,48 @@
 """Batch tagging: records in, result or error dicts out, in input order.
 
 Streaming throughout: articles are read, tagged and written one chunk at a
-time, so memory stays flat however large the input. With ``jobs > 1`` chunks
-are tagged in worker processes, each of which loads the model once; output
-order is the input order.
+time, so memory stays flat however large the input.
+
+Three ways to run the same :func:`tag_record` on every article:
+
+* ``jobs=1``: in this process;
+* ``jobs=N``: N worker processes, each loading the model once; at most
+  ``2 * N + 2`` chunks are in flight, so a slow writer or a huge input never
+  piles up results or articles in memory;
+* ``dask="tcp://host:8786"``: chunks go to a Dask cluster. The input is read
+  here, by the same reader as the local path, so ids and sources (``path:line``)
+  are exactly those of a local run; the model file is sent to the workers once
+  (they need newstag installed, not the model file or the input).
+
+:func:`tag_partition` is the same tagging for a ``dask.bag`` of JSON Lines
+strings (``bag.map_partitions(tag_partition, model=...)``). Dask is imported
+only when one of these is used.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 import multiprocessing as mp
+import os
+import signal
+import tempfile
+from collections import deque
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .reader import Article, Failure, Record
 from .writers import error_record, result_record
 
-_WORKER = {}
+# Per-process state of a pool worker: its tagger and options.
+_WORKER: dict = {}
+# Per-process cache of a Dask worker: model key → tagger (one model at a time).
+_MODELS: dict = {}
+
+
+class PipelineError(RuntimeError):
+    """Tagging cannot go on (a worker cannot load the model, no Dask scheduler, ...);
+    ``str()`` is a one-line message."""
 
 
 def tag_record(tagger, rec: Record, top_k: int | None = None, min_score: float | None = None,
@@ -35,61 +62,214 @@ def tag_record(tagger, rec: Record, top_k: int | None = None, min_score: float |
     return out
 
 
-def _init_worker(model_path: str, options: dict) -> None:
-    from . import load
-
-    _WORKER["tagger"] = load(model_path)
-    _WORKER["options"] = options
-
-
-def _tag_chunk(chunk: list[Record]) -> list[dict]:
-    return [tag_record(_WORKER["tagger"], r, **_WORKER["options"]) for r in chunk]
-
-
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
     it = iter(records)
     while chunk := list(itertools.islice(it, size)):
         yield chunk
 
 
+def _ordered(submit, records: Iterable[Record], chunk_size: int, max_pending: int) -> Iterator[dict]:
+    """Submit chunks with ``submit(chunk) -> handle`` (``handle()`` waits for its
+    results), keeping at most ``max_pending`` in flight; yield results in order."""
+    pending: deque = deque()
+    for chunk in _chunks(records, chunk_size):
+        pending.append(submit(chunk))
+        if len(pending) >= max_pending:
+            yield from pending.popleft()()
+    while pending:
+        yield from pending.popleft()()
+
+
+# ------------------------------------------------------------------ local processes
+def _init_worker(model_path: str, options: dict) -> None:
+    # Ctrl-C goes to the whole process group: the parent handles it (and
+    # terminates the pool); a worker dying mid-chunk would only hang the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from . import load
+
+    _WORKER["options"] = options
+    try:
+        _WORKER["tagger"] = load(model_path)
+    except Exception as exc:  # reported by the first chunk, not by a respawn loop
+        _WORKER["error"] = f"worker cannot load the model: {exc}"
+
+
+def _tag_chunk(chunk: list[Record]) -> list[dict]:
+    if "error" in _WORKER:
+        raise PipelineError(_WORKER["error"])
+    return [tag_record(_WORKER["tagger"], r, **_WORKER["options"]) for r in chunk]
+
+
+def _tag_in_pool(records, model_path, jobs: int, options: dict, chunk_size: int) -> Iterator[dict]:
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(str(model_path), options))
+    done = False
+    try:
+        yield from _ordered(lambda c: pool.apply_async(_tag_chunk, (c,)).get, records, chunk_size, 2 * jobs + 2)
+        done = True
+    finally:
+        # normal end: let workers exit; error, Ctrl-C or an abandoned generator: stop them now
+        pool.close() if done else pool.terminate()
+        pool.join()
+
+
+# ------------------------------------------------------------------ Dask
+def _model_payload(model_path) -> tuple[str, bytes]:
+    data = Path(model_path).read_bytes()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def _tagger_for(key: str, model) -> object:
+    """The tagger for ``model`` (a path, or bundle bytes with their sha256 ``key``),
+    loaded once per process."""
+    cached = _MODELS.get(key)
+    if cached is not None:
+        return cached
+    from . import load
+
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        # bundles are verified files; a private temp file keeps that one code path
+        fd, tmp = tempfile.mkstemp(suffix=".joblib", prefix="newstag-model-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(model)
+            tagger = load(tmp)
+        finally:
+            os.unlink(tmp)
+    else:
+        tagger = load(model)
+    _MODELS.clear()  # one model per worker at a time
+    _MODELS[key] = tagger
+    return tagger
+
+
+def _dask_tag_chunk(chunk: list[Record], key: str, model: bytes, options: dict) -> list[dict]:
+    tagger = _tagger_for(key, model)
+    return [tag_record(tagger, r, **options) for r in chunk]
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, not after the client's connect timeout, when nothing listens
+    at a ``tcp://host:port`` address (a typo, a scheduler not started)."""
+    import socket
+
+    if "://" in address and not address.startswith("tcp://"):
+        return  # tls://, ws://...: leave it to the client
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise PipelineError(f"--dask: {address!r} is not a scheduler address like tcp://host:8786")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise PipelineError(f"cannot connect to the Dask scheduler at {address} ({exc.strerror or exc})") from None
+
+
+def _tag_on_dask(records, model_path, address: str, options: dict, chunk_size: int) -> Iterator[dict]:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise PipelineError("--dask needs Dask: pip install 'newstag[dask]'") from None
+    _check_reachable(address)
+    try:
+        client = Client(address, timeout="30s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise PipelineError(f"cannot connect to the Dask scheduler at {address} ({type(exc).__name__}: {exc})") \
+            from None
+    pending_futures: list = []
+    try:
+        key, data = _model_payload(model_path)
+        # one copy of the model per worker, sent once; tasks refer to it
+        model_future = client.scatter(data, broadcast=True, hash=False)
+        slots = max(1, sum(client.nthreads().values()))
+
+        def submit(chunk):
+            fut = client.submit(_dask_tag_chunk, chunk, key, model_future, options, pure=False)
+            pending_futures.append(fut)
+            return fut.result
+
+        yield from _ordered(submit, records, chunk_size, 2 * slots + 2)
+    finally:
+        for fut in pending_futures:
+            if not fut.done():
+                fut.cancel()
+        client.close()
+
+
+# ------------------------------------------------------------------ entry points
 def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Path | None = None, jobs: int = 1,
                 top_k: int | None = None, min_score: float | None = None, with_text: bool = False,
-                explain: bool = False, chunk_size: int = 32) -> Iterator[dict]:
-    """Tag ``records`` in order. ``jobs > 1`` needs ``model_path`` (workers load it themselves)."""
+                explain: bool = False, chunk_size: int = 64, dask: str | None = None) -> Iterator[dict]:
+    """Tag ``records`` (:class:`Article` or :class:`Failure`) and yield output dicts in input order.
+
+    Parameters
+    ----------
+    tagger : Tagger, optional
+        Used when ``jobs == 1``; loaded from ``model_path`` otherwise.
+    model_path : path
+        The bundle; needed for ``jobs > 1`` and ``dask`` (workers load it themselves).
+    jobs : int, default 1
+        Worker processes on this machine.
+    dask : str, optional
+        A Dask scheduler address (``tcp://host:8786``); takes precedence over ``jobs``.
+    chunk_size : int, default 64
+        Articles per task sent to a worker.
+
+    Raises :class:`PipelineError` when workers cannot run at all.
+    """
     options = {"top_k": top_k, "min_score": min_score, "with_text": with_text, "explain": explain}
+    if dask:
+        if model_path is None:
+            raise ValueError("dask needs model_path")
+        return _tag_on_dask(records, model_path, dask, options, chunk_size)
     if jobs <= 1:
         if tagger is None:
             from . import load
 
             tagger = load(model_path)
-        for rec in records:
-            yield tag_record(tagger, rec, **options)
-        return
+        return (tag_record(tagger, rec, **options) for rec in records)
     if model_path is None:
         raise ValueError("jobs > 1 needs model_path")
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(jobs, initializer=_init_worker, initargs=(str(model_path), options)) as pool:
-        # imap keeps input order; a bounded number of chunks are in flight
-        for results in pool.imap(_tag_chunk, _chunks(records, chunk_size), chunksize=1):
-            yield from results
+    return _tag_in_pool(records, model_path, jobs, options, chunk_size)
 
 
-def tag_partition(lines: Iterable[str], model_path: str | Path, top_k: int | None = None,
-                  min_score: float | None = None, name: str = "<partition>") -> list[dict]:
-    """Tag JSON Lines strings: suited to ``dask.bag.map_partitions`` (the model is
-    loaded once per worker process and cached)."""
-    import io
+def tag_partition(lines: Iterable, model: str | Path | bytes, top_k: int | None = None,
+                  min_score: float | None = None, name: str = "<partition>", first_line: int = 1) -> list[dict]:
+    """Tag JSON Lines for ``dask.bag.map_partitions``; returns a list of output dicts.
 
+    Parameters
+    ----------
+    lines : iterable of str or bytes, or of ``(line_number, line)`` pairs
+        One partition. Give pairs (e.g. a bag of ``enumerate(file, 1)``) so
+        that ids and sources are the global ``name:line`` of a local run; plain
+        lines are numbered from ``first_line``.
+    model : path or bytes
+        A bundle path readable by the workers, or the bundle's bytes. The
+        tagger is loaded once per worker process and cached.
+    name : str
+        The input's name, as in ``source`` (``name:line``).
+
+    Example::
+
+        import dask.bag as db
+        with open("big.jsonl", encoding="utf-8") as fh:
+            bag = db.from_sequence(enumerate(fh, 1), partition_size=2000)
+        results = bag.map_partitions(tag_partition, model="model.joblib", name="big.jsonl").compute()
+    """
     from .reader import iter_jsonl
 
-    key = ("dask", str(model_path))
-    if key not in _WORKER:
-        from . import load
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        key = hashlib.sha256(model).hexdigest()
+    else:
+        key = f"path:{os.path.abspath(model)}"
+    tagger = _tagger_for(key, model)
+    out = []
+    for i, item in enumerate(lines):
+        lineno, line = item if isinstance(item, tuple) else (first_line + i, item)
+        raw = line.encode("utf-8") if isinstance(line, str) else bytes(line)
+        for rec in iter_jsonl(io.BytesIO(raw), name, start=lineno - 1):
+            out.append(tag_record(tagger, rec, top_k=top_k, min_score=min_score))
+    return out
 
-        _WORKER[key] = load(model_path)
-    tagger = _WORKER[key]
-    data = "".join(ln if ln.endswith("\n") else ln + "\n" for ln in lines).encode("utf-8")
-    return [tag_record(tagger, r, top_k=top_k, min_score=min_score) for r in iter_jsonl(io.BytesIO(data), name)]
 
-
-__all__ = ["tag_records", "tag_record", "tag_partition", "Article"]
+__all__ = ["tag_records", "tag_record", "tag_partition", "PipelineError", "Article"]

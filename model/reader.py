@@ -306,9 +306,13 @@ def parse_json_record(obj: object, source: str, default_id: str) -> Article:
     )
 
 
-def iter_jsonl(stream: IO[bytes], name: str) -> Iterator[Record]:
-    """Records from a JSON Lines byte stream, one per non-blank line, read lazily."""
-    lineno = 0
+def iter_jsonl(stream: IO[bytes], name: str, start: int = 0) -> Iterator[Record]:
+    """Records from a JSON Lines byte stream, one per non-blank line, read lazily.
+
+    ``start``: lines of ``name`` before this stream (a partition of a bigger
+    file), so that ids and sources keep the file's global line numbers.
+    """
+    lineno = start
     while True:
         try:
             raw = stream.readline()

@@ -250,6 +250,8 @@ def predict(
     top_k: Optional[int] = typer.Option(None, help="At most K labels per set (overrides thresholds' count)."),
     min_score: Optional[float] = typer.Option(None, help="One score cut-off for every label, instead of the tuned thresholds."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (output order is kept)."),
+    dask: Optional[str] = typer.Option(None, "--dask", metavar="SCHEDULER",
+                                       help="Tag on a Dask cluster (e.g. tcp://host:8786); same output as a local run."),
     errors: Optional[str] = typer.Option(None, "--errors", help="Also write error records (JSONL) to this file."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first input that fails."),
     explain_: bool = typer.Option(False, "--explain", help="Add, per label, the terms that pushed its score (jsonl)."),
@@ -261,12 +263,13 @@ def predict(
     Example:
       newstag predict ../shared/seeds/000_69f682ce4369dada.txt
       newstag predict articles/ --format csv --out tags.csv --jobs 2
+      newstag predict big.jsonl --out tags.jsonl --dask tcp://scheduler:8786
       cat batch.jsonl | newstag predict - --format table
     JSONL result: {"id", "source", "title", "industries": [{"label", "score"}],
     "technologies": [...], "keywords": [...], "summary": [...]}; a failed input
     gives {"id", "source", "error"}. Exit status 0 only if nothing failed.
     """
-    from .model.pipeline import tag_records
+    from .model.pipeline import PipelineError, tag_records
     from .model.reader import read_articles
     from .model.writers import FORMATS, Writer
 
@@ -279,8 +282,8 @@ def predict(
     if jobs < 1:
         _die("--jobs must be at least 1")
     tagger = _load_model(model)  # verify before reading anything, and fail fast
-    if explain_ and (jobs > 1 or fmt != "jsonl"):
-        _die("--explain works with --format jsonl and --jobs 1")
+    if explain_ and (jobs > 1 or dask or fmt != "jsonl"):
+        _die("--explain works with --format jsonl and --jobs 1 (not --dask)")
     err_stream = None
     if errors:
         try:
@@ -289,7 +292,7 @@ def predict(
             _die(f"{errors}: cannot write error file ({exc.strerror or exc})")
     tagged = failed = 0
     records = read_articles(paths)
-    results = tag_records(records, tagger=tagger if jobs == 1 else None, model_path=model, jobs=jobs,
+    results = tag_records(records, tagger=tagger if jobs == 1 else None, model_path=model, jobs=jobs, dask=dask,
                           top_k=top_k, min_score=min_score, with_text=fmt == "seed", explain=explain_)
     interrupted = False
     try:
@@ -309,6 +312,8 @@ def predict(
                     tagged += 1
                 writer.write(rec)
                 bar.update(1)
+    except PipelineError as exc:
+        _die(str(exc))
     except KeyboardInterrupt:
         interrupted = True
     except BrokenPipeError:
@@ -316,6 +321,7 @@ def predict(
         sys.stderr.close()
         os._exit(0 if not failed else 1)
     finally:
+        results.close()  # stops worker processes / Dask tasks still running (Ctrl-C, --strict)
         if err_stream:
             err_stream.close()
     if interrupted:

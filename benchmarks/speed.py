@@ -1,0 +1,364 @@
+"""Speed benchmark: tagging throughput against plain jieba, memory, training and start-up (issue 5).
+
+    .venv/bin/python benchmarks/speed.py --shared ../shared --out benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/speed.py --quick          # small sizes, a smoke run of a minute or two
+
+Everything is measured in one run on the same texts: the ``corpus.jsonl``
+articles (title + text), repeated with fresh ids to ``--mb`` MB of JSON Lines
+in a temporary folder. "MB" is 10^6 bytes of UTF-8 article text (title +
+body), the same unit for every row, so ratios compare like with like.
+
+Rows:
+
+* plain ``jieba.lcut`` and ``rjieba.cut`` on title and body, in this process,
+  on a ``--sample-mb`` sample (the baseline of every ratio);
+* ``newstag predict`` end to end (process start, model load, reading,
+  tagging, writing a JSONL file) as a subprocess on the ``--mb`` file, at
+  ``--jobs 1`` and ``--jobs 2``; the two outputs are compared byte for byte;
+* where the time goes: labels (features + linear scores), keywords and
+  summary of the shipped model, in this process, on the sample;
+* training time on ``corpus/train`` and the bundle size;
+* peak resident memory (sum over the process tree, sampled with psutil)
+  while tagging a ``--big-mb`` file with ``--jobs 2``;
+* cold start: median wall time of ``newstag predict <seed>``;
+* the tokeniser choice: dev micro-F1 of models trained with ``--tokenizer
+  jieba`` and ``--tokenizer rjieba`` (``--no-compare`` skips it).
+
+Wall-clock times on a shared machine vary from run to run; the load average
+is printed with the table, and CPU-time rates are given beside wall rates
+where a single process does the work. ``--out`` replaces only the
+``## Speed`` section of the results file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SHARED = Path(os.environ.get("NEWSTAG_SHARED", ROOT.parent / "shared"))
+DEFAULT_MODEL = ROOT / "artifacts" / "model.joblib"
+NEWSTAG = [sys.executable, "-m", "newstag.cli"]
+MB = 1e6
+
+
+def say(msg: str) -> None:
+    print(f"[speed] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- data
+def load_articles(shared: Path) -> list[dict]:
+    """``{"id", "title", "text"}`` of every corpus.jsonl article."""
+    out = []
+    with open(shared / "corpus" / "corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                obj = json.loads(line)
+                out.append({"id": obj["id"], "title": obj.get("title", ""), "text": obj["text"]})
+    return out
+
+
+def text_bytes(a: dict) -> int:
+    return len(a["title"].encode("utf-8")) + len(a["text"].encode("utf-8"))
+
+
+def write_jsonl(articles: list[dict], path: Path, mb: float) -> tuple[int, float]:
+    """Repeat ``articles`` (ids suffixed ``#k``) into ``path`` until it holds ``mb`` MB of
+    text; return ``(n_articles, text_MB)``."""
+    n, size = 0, 0
+    with open(path, "w", encoding="utf-8") as fh:
+        k = 0
+        while size < mb * MB:
+            for a in articles:
+                fh.write(json.dumps({"id": f"{a['id']}#{k}", "title": a["title"], "text": a["text"]},
+                                    ensure_ascii=False) + "\n")
+                n += 1
+                size += text_bytes(a)
+                if size >= mb * MB:
+                    break
+            k += 1
+    return n, size / MB
+
+
+def sample(articles: list[dict], mb: float) -> list[dict]:
+    out, size = [], 0
+    while size < mb * MB:
+        for a in articles:
+            out.append(a)
+            size += text_bytes(a)
+            if size >= mb * MB:
+                break
+    return out
+
+
+# ---------------------------------------------------------------- measurements
+def timed(fn) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of ``fn()`` in this process."""
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def tokenizer_rates(texts: list[dict]) -> dict:
+    import logging
+
+    import jieba
+    import rjieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.lcut("预热词典")  # dictionary loading is not segmentation
+    rjieba.cut("预热词典")
+    mb = sum(map(text_bytes, texts)) / MB
+    out = {"sample_mb": mb}
+    for name, cut in (("jieba", jieba.lcut), ("rjieba", rjieba.cut)):
+        wall, cpu = timed(lambda: [(cut(a["title"]), cut(a["text"])) for a in texts])
+        out[name] = {"wall": mb / wall, "cpu": mb / cpu}
+    return out
+
+
+def component_rates(model: Path, texts: list[dict]) -> dict:
+    """Labels, keywords and summary of the model separately, MB/s of CPU time."""
+    sys.path.insert(0, str(ROOT))
+    import newstag
+
+    tagger = newstag.load(model)
+    tagger.predict_one(texts[0]["title"], texts[0]["text"])  # lazy tokeniser set-up
+    mb = sum(map(text_bytes, texts)) / MB
+    parts = {
+        "labels": lambda: [tagger.decide(tagger.scores(a["title"], a["text"])) for a in texts],
+        "keywords": lambda: [tagger.keyword_extractor(a["title"], a["text"]) for a in texts],
+        "summary": lambda: [tagger.summariser(a["title"], a["text"]) for a in texts],
+        "all (predict_one)": lambda: [tagger.predict_one(a["title"], a["text"]) for a in texts],
+    }
+    return {name: mb / timed(fn)[1] for name, fn in parts.items()}
+
+
+def run_child(cmd: list[str], *, sample_rss: bool = False) -> dict:
+    """Run ``cmd``; wall and CPU seconds, and (``sample_rss``) the peak RSS summed over
+    its process tree and that peak within the first fifth of the run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    trace: list[tuple[float, int]] = []
+    if sample_rss:
+        import psutil
+
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                procs = [root] + root.children(recursive=True)
+                rss = 0
+                for p in procs:
+                    try:
+                        rss += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                trace.append((time.perf_counter() - t0, rss))
+            except psutil.Error:
+                pass
+            time.sleep(0.25)
+    _, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    out = {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)}
+    if trace:
+        out["peak_rss"] = max(r for _, r in trace)
+        out["early_peak_rss"] = max((r for t, r in trace if t <= wall / 5), default=0)
+    return out
+
+
+def predict_cmd(model: Path, src: Path, out: Path, jobs: int) -> list[str]:
+    return NEWSTAG + ["predict", str(src), "--model", str(model), "--out", str(out), "--jobs", str(jobs), "--quiet"]
+
+
+def cold_start(model: Path, seed: Path, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        times.append(run_child(NEWSTAG + ["predict", str(seed), "--model", str(model), "--quiet"])["wall"])
+    return times
+
+
+def micro_f1(model: Path, split: Path) -> dict:
+    r = subprocess.run(NEWSTAG + ["evaluate", str(split), "--model", str(model), "--json", "--quiet"],
+                       capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"evaluate failed: {r.stderr[-2000:]}")
+    rep = json.loads(r.stdout)["model"]
+    return {name: rep[name]["micro"]["f1"] for name in rep}
+
+
+# ---------------------------------------------------------------- report
+def ratio(x: float, base: float) -> str:
+    return f"{x / base:.1f}×"
+
+
+def render(r: dict) -> str:
+    base = r["tok"]["jieba"]["wall"]
+    base_cpu = r["tok"]["jieba"]["cpu"]
+    rows = [
+        ("plain `jieba.lcut` (baseline)", f"{base:.2f} MB/s ({base_cpu:.2f} MB/s CPU)", "1.0×"),
+        ("plain `rjieba.cut`", f"{r['tok']['rjieba']['wall']:.2f} MB/s", ratio(r["tok"]["rjieba"]["wall"], base)),
+    ]
+    for jobs in (1, 2):
+        p = r["predict"][jobs]
+        mbps, aps = r["mb"] / p["wall"], r["n"] / p["wall"]
+        cpu = f"; {r['mb'] / p['cpu']:.2f} MB/s CPU" if jobs == 1 else ""
+        rows.append((f"`newstag predict --jobs {jobs}` end to end",
+                     f"{mbps:.2f} MB/s, {aps:.0f} articles/s{cpu}",
+                     ratio(mbps, base) + (f" ({r['mb'] / p['cpu'] / base_cpu:.1f}× in CPU time)" if jobs == 1 else "")))
+    rows.append(("`--jobs 2` output identical to `--jobs 1`", "yes" if r["identical"] else "**NO**", ""))
+    for name, v in r["components"].items():
+        rows.append((f"in-process: {name}", f"{v:.2f} MB/s CPU", f"{v / base_cpu:.1f}× (CPU)"))
+    if "train" in r:
+        rows.append(("training on `corpus/train`", f"{r['train']['wall']:.1f} s ({r['train']['cpu']:.1f} s CPU)", ""))
+    rows.append(("model bundle size", f"{r['bundle'] / 1e6:.2f} MB", ""))
+    if "big" in r:
+        b = r["big"]
+        rows.append((f"peak RSS tagging {b['mb']:.0f} MB ({b['n']} articles) `--jobs 2`",
+                     f"{b['peak_rss'] / 1e6:.0f} MB (first fifth of the run: {b['early_peak_rss'] / 1e6:.0f} MB)",
+                     f"{b['mb'] / b['wall']:.2f} MB/s"))
+    cs = r["cold"]
+    rows.append((f"cold start `newstag predict <seed>` (median of {len(cs)})",
+                 f"{statistics.median(cs):.2f} s (min {min(cs):.2f}, max {max(cs):.2f})", ""))
+    lines = [
+        f"Measured {r['date']} on {os.cpu_count()} CPUs, load average {r['load'][0]:.1f} at the start and "
+        f"{r['load'][1]:.1f} at the end (a shared machine: wall-clock rates vary between runs; ratios in CPU "
+        f"time are steadier). Texts: the {r['n_corpus']} `corpus.jsonl` articles repeated to {r['mb']:.1f} MB of "
+        f"article text ({r['n']} articles, {r['file_mb']:.1f} MB of JSONL); baseline sample "
+        f"{r['tok']['sample_mb']:.1f} MB. Model: `{r['model']}` (tokeniser {r['tokenizer']}). "
+        f"Command: `{r['command']}`.",
+        "",
+        "| measure | value | vs plain jieba |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    if "compare" in r:
+        c = r["compare"]
+        lines += ["", "Tokeniser choice (train on `corpus/train`, evaluate on `corpus/dev`, micro-F1):", "",
+                  "| tokeniser | 行业 micro-F1 | 技术 micro-F1 | training time |", "| --- | --- | --- | --- |"]
+        for tok in ("jieba", "rjieba"):
+            f = c[tok]["f1"]
+            lines.append(f"| {tok} | {f['industries']:.3f} | {f['technologies']:.3f} | {c[tok]['wall']:.1f} s |")
+        d = {k: c["rjieba"]["f1"][k] - c["jieba"]["f1"][k] for k in ("industries", "technologies")}
+        verdict = "within 0.01 on both sets" if all(abs(v) <= 0.01 or v > 0 for v in d.values()) \
+            else "more than 0.01 worse on a set"
+        lines += ["", f"rjieba − jieba: 行业 {d['industries']:+.3f}, 技术 {d['technologies']:+.3f} ({verdict})."]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, heading: str, body: str) -> None:
+    """Replace (or append) the ``heading`` section of a markdown file; other sections stay.
+
+    A section runs from its ``## `` heading line to the next ``## `` heading. The
+    file is re-read right before writing, since other benchmarks write other sections.
+    """
+    from newstag.model.bundle import atomic_write_bytes
+
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    block = f"{heading}\n\n{body.rstrip()}\n"
+    pattern = re.compile(rf"^{re.escape(heading)}[ \t]*\n.*?(?=^## |\Z)", re.M | re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda m: block + "\n", text, count=1).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", default=str(DEFAULT_SHARED), help="the shared data folder (holds corpus/)")
+    ap.add_argument("--model", default=str(DEFAULT_MODEL), help="model bundle to tag with [artifacts/model.joblib]")
+    ap.add_argument("--mb", type=float, default=50, help="MB of article text for the throughput rows [50]")
+    ap.add_argument("--big-mb", type=float, default=200, help="MB for the peak-memory run [200]; 0 skips it")
+    ap.add_argument("--sample-mb", type=float, default=5, help="MB for the in-process baseline rows [5]")
+    ap.add_argument("--cold-runs", type=int, default=7, help="cold-start runs (median reported) [7]")
+    ap.add_argument("--no-compare", action="store_true", help="skip the jieba-vs-rjieba training comparison")
+    ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run (2 MB, 5 MB, 0.5 MB sample)")
+    ap.add_argument("--out", help="markdown file whose '## Speed' section is written (e.g. benchmarks/RESULTS.md)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.mb, args.big_mb, args.sample_mb, args.cold_runs = 2, 5, 0.5, 3
+    shared, model = Path(args.shared), Path(args.model).resolve()
+    seed = shared / "seeds" / "000_69f682ce4369dada.txt"
+    if not (shared / "corpus" / "corpus.jsonl").is_file():
+        ap.error(f"{shared}/corpus/corpus.jsonl not found (give --shared)")
+    if not model.is_file():
+        ap.error(f"{model}: model not found")
+
+    r: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "load": [os.getloadavg()[0]], "model": os.path.relpath(model, ROOT),
+               "command": "python benchmarks/speed.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    sys.path.insert(0, str(ROOT))
+    from newstag.model.bundle import load_bundle
+
+    r["tokenizer"] = load_bundle(model)[0].get("tokenizer", "?")
+    articles = load_articles(shared)
+    r["n_corpus"] = len(articles)
+    with tempfile.TemporaryDirectory(prefix="newstag-speed-") as tmp:
+        tmp = Path(tmp)
+        texts = sample(articles, args.sample_mb)
+        say(f"baseline: jieba / rjieba on {args.sample_mb} MB")
+        r["tok"] = tokenizer_rates(texts)
+        say("components in process")
+        r["components"] = component_rates(model, sample(articles, min(args.sample_mb, 2)))
+
+        src = tmp / "articles.jsonl"
+        r["n"], r["mb"] = write_jsonl(articles, src, args.mb)
+        r["file_mb"] = src.stat().st_size / MB
+        r["predict"] = {}
+        outs = {}
+        for jobs in (1, 2):
+            say(f"predict --jobs {jobs} on {r['mb']:.1f} MB")
+            outs[jobs] = tmp / f"out{jobs}.jsonl"
+            r["predict"][jobs] = run_child(predict_cmd(model, src, outs[jobs], jobs))
+        r["identical"] = outs[1].read_bytes() == outs[2].read_bytes()
+        for f in outs.values():
+            f.unlink()
+
+        r["bundle"] = model.stat().st_size
+        say("cold start")
+        r["cold"] = cold_start(model, seed, args.cold_runs)
+
+        if args.big_mb > 0:
+            big = tmp / "big.jsonl"
+            n_big, mb_big = write_jsonl(articles, big, args.big_mb)
+            say(f"peak memory: predict --jobs 2 on {mb_big:.0f} MB")
+            res = run_child(predict_cmd(model, big, tmp / "big.out.jsonl", 2), sample_rss=True)
+            r["big"] = {**res, "n": n_big, "mb": mb_big}
+            big.unlink()
+            (tmp / "big.out.jsonl").unlink()
+
+        train = shared / "corpus" / "train"
+        toks = () if args.no_compare else ("jieba", "rjieba")
+        say("training" + (" with each tokeniser" if toks else ""))
+        r["compare"] = {}
+        for tok in toks or ("rjieba",):
+            out = tmp / f"train-{tok}.joblib"
+            res = run_child(NEWSTAG + ["train", str(train), "--tokenizer", tok, "--out", str(out), "--quiet"])
+            if tok == "rjieba":
+                r["train"] = res
+            if toks:
+                r["compare"][tok] = {**res, "f1": micro_f1(out, shared / "corpus" / "dev")}
+        if not toks:
+            del r["compare"]
+    r["load"].append(os.getloadavg()[0])
+    table = render(r)
+    print(table)
+    if args.out:
+        write_section(Path(args.out), "## Speed", table)
+        say(f"wrote the '## Speed' section of {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

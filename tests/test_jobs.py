@@ -1,0 +1,96 @@
+"""`predict --jobs N`: same output as one process, bounded memory, clean stops."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import CORPUS, ROOT, SEED, SHIPPED
+
+from newstag.model.pipeline import PipelineError, tag_records
+from newstag.model.reader import Failure, read_articles
+
+
+@pytest.fixture(scope="module")
+def mixed_input(tmp_path_factory):
+    """~200 corpus articles as JSONL with a broken line and a blank line in the
+    middle, plus two seed files: every kind of record, in a known order."""
+    d = tmp_path_factory.mktemp("jobs")
+    lines = (CORPUS / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:200]
+    lines[70:70] = ["{not json", ""]
+    big = d / "articles.jsonl"
+    big.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    seeds = sorted((CORPUS / "dev").glob("*.txt"))[:2]
+    return [big, SEED, *seeds]
+
+
+def test_two_jobs_give_byte_identical_output(cli, mixed_input, tmp_path):
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    r1 = cli("predict", *mixed_input, "--out", one, "--jobs", "1")
+    r2 = cli("predict", *mixed_input, "--out", two, "--jobs", "2")
+    assert r1.exit_code == r2.exit_code == 1  # the broken line fails in both
+    assert two.read_bytes() == one.read_bytes()
+    recs = [json.loads(x) for x in one.read_text(encoding="utf-8").splitlines()]
+    assert len(recs) == 200 + 1 + 3  # 200 articles, 1 error record, the seeds
+    # output order is input order: the error sits where the broken line was
+    assert "error" in recs[70] and recs[70]["source"].endswith("articles.jsonl:71")
+    assert recs[71]["source"].endswith("articles.jsonl:73")
+    assert [r["id"] for r in recs[-3:]] == [p.stem for p in mixed_input[1:]]
+
+
+def test_workers_pull_input_lazily():
+    """Only a bounded number of chunks is read ahead of the consumer, however long the input."""
+    pulled = 0
+
+    def endless():
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield Failure(str(pulled), "gen", f"gen: record {pulled}")
+
+    results = tag_records(endless(), model_path=SHIPPED, jobs=2, chunk_size=8)
+    first = [next(results) for _ in range(20)]
+    results.close()
+    assert [r["id"] for r in first] == [str(i) for i in range(1, 21)]
+    # 2 * jobs + 2 chunks in flight, plus the one being consumed
+    assert pulled <= (2 * 2 + 2 + 1) * 8 + 8
+
+
+def test_worker_that_cannot_load_the_model_stops_the_run(tmp_path):
+    bad = tmp_path / "bad.joblib"
+    bad.write_bytes(SHIPPED.read_bytes()[:5000])  # truncated bundle
+    records = read_articles([SEED])
+    with pytest.raises(PipelineError, match="cannot load the model"):
+        list(tag_records(records, model_path=bad, jobs=2))
+
+
+def test_ctrl_c_stops_workers_and_leaves_no_output(tmp_path):
+    out = tmp_path / "tags.jsonl"
+    exe = ROOT / ".venv" / "bin" / "newstag"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "newstag.cli"]
+    proc = subprocess.Popen(cmd + ["predict", str(CORPUS / "corpus.jsonl"), "--jobs", "2", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # wait until results are being written (the whole file takes minutes)
+    deadline = time.monotonic() + 120
+    while not any(f.stat().st_size for f in tmp_path.glob(".tags.jsonl.*")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "predict wrote nothing in 120 s"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".tags.jsonl.*"))
+    for _ in range(50):  # workers and the fork server go with it
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("worker processes outlived the interrupted run")
