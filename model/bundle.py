@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -95,8 +96,11 @@ def load_bundle(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise BundleError(path, "model file not found (train one with `newstag train`)")
     if path.is_dir():
         raise BundleError(path, "is a directory, not a model file")
-    with open(path, "rb") as fh:
-        head = fh.read(4)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise BundleError(path, f"cannot read the model file ({exc.strerror or exc})") from None
     if head[:1] == b"\x80":
         raise BundleError(path, "is a pickle (e.g. an old joblib model); refusing to load it, since "
                                 "unpickling can run code. Retrain with this newstag version")
@@ -105,8 +109,12 @@ def load_bundle(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {name: z[name] for name in z.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise BundleError(path, f"model file is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+    # zlib.error: a damaged compressed member; NotImplementedError/RuntimeError:
+    # a zip with an unknown compression method or encryption (not ours)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError,
+            RuntimeError) as exc:
+        kind = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
+        raise BundleError(path, f"model file is truncated or corrupt ({kind}: {exc})") from None
     if "meta.json" not in arrays or "checksum" not in arrays:
         raise BundleError(path, "not a newstag model bundle (no meta.json or checksum)")
     meta_bytes = arrays.pop("meta.json").tobytes()

@@ -16,7 +16,11 @@ Seed format (the format annotators write)::
     重大事件摘要: <numbered points, one per line>
 
 Keys take an ASCII or full-width colon. A value continues over the following
-lines until the next known key. ``技术`` is accepted for ``AI技术``.
+lines until the next known key. ``技术`` is accepted for ``AI技术``. A value
+line that would read as a known key is escaped with a backslash
+(``\\行业: …``, one more for a line that already starts with backslashes);
+:func:`format_seed` writes, and :func:`parse_seed` removes, that backslash,
+so bodies from plain text or JSON Lines survive a round trip.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import io
 import json
 import re
 import sys
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -68,7 +73,17 @@ JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
 _KEY_LINE = re.compile(r"^[ \t\u3000]*([^\s:：]{1,20})[ \t\u3000]*[:：][ \t\u3000]?(.*)$")
 _LABEL_SPLIT = re.compile(r"[,，、;；\n]+")
 _POINT_START = re.compile(r"^\s*\d{1,2}\s*[.、．)）]\s*")
+# a known-key line escaped with backslash(es): a value line, not a key
+_ESCAPED_KEY = re.compile(r"^([ \t\u3000]*)\\(\\*(?:%s)[ \t\u3000]*[:：].*)$"
+                          % "|".join(map(re.escape, SEED_KEYS)))
 _NONE_MARKERS = {"无", "没有", "none", "n/a", "na", "-", "—", "null"}
+
+
+#: Longer article texts are cut to this many characters, with a warning. The
+#: longest real news article seen is ~22,000 characters (99% are under 3,000);
+#: tagging time grows faster than linearly with length, so a 50 MB "article"
+#: (a dump, a log) must not stall a batch.
+MAX_TEXT_CHARS = 50_000
 
 
 class ReadError(ValueError):
@@ -106,6 +121,16 @@ class Article:
         return self.industries is not None or self.technologies is not None
 
 
+def _limited(article: Article) -> Article:
+    """Cut an over-long text to :data:`MAX_TEXT_CHARS`, saying so in ``warnings``."""
+    n = len(article.text)
+    if n > MAX_TEXT_CHARS:
+        article.text = article.text[:MAX_TEXT_CHARS]
+        article.warnings.append(f"{article.source}: article text has {n:,} characters; "
+                                f"only the first {MAX_TEXT_CHARS:,} are used")
+    return article
+
+
 @dataclass
 class Failure:
     """An input that yielded no article: ``error`` says why, ``source`` where."""
@@ -123,13 +148,22 @@ Record = Article | Failure
 def decode(data: bytes, source: str) -> tuple[str, list[str]]:
     """Decode file bytes to text; return ``(text, warnings)``.
 
-    UTF-8 (with or without BOM) is expected. A file cut off inside a multi-byte
-    character keeps what came before it, with a warning. GB18030 (a superset of
-    GBK) is accepted only when the result is plainly Chinese text, since almost
-    any byte string decodes as GB18030. Raises :class:`ReadError` otherwise.
+    UTF-8 (with or without BOM) is expected; UTF-16/32 are read when a BOM says
+    so. A file cut off inside a multi-byte character keeps what came before it,
+    with a warning. GB18030 (a superset of GBK) is accepted only when the result
+    is plainly Chinese text (see :func:`_plainly_chinese`), since almost any
+    byte string decodes as GB18030: Japanese or Korean legacy encodings, or
+    Big5, would come out as plausible-looking nonsense. Raises
+    :class:`ReadError` otherwise, with the offending byte's offset.
     """
     if not data.strip():
         raise ReadError(source, "empty file")
+    for bom, codec in _UNICODE_BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(codec), [f"{source}: decoded as {codec.upper()} (byte-order mark)"]
+            except UnicodeDecodeError as exc:
+                raise ReadError(source, f"invalid {codec.upper()} text at byte {exc.start + len(bom)}") from None
     if b"\x00" in data[:65536]:
         raise ReadError(source, "binary file (contains NUL bytes), not text")
     try:
@@ -141,15 +175,38 @@ def decode(data: bytes, source: str) -> tuple[str, list[str]]:
         utf8_error = exc
     try:
         text = data.decode("gb18030")
-    except UnicodeDecodeError:
-        text = ""
-    if text and cjk_ratio(text) >= 0.3 and _printable_ratio(text) > 0.98:
-        return text, [f"{source}: decoded as GB18030 (not UTF-8)"]
+    except UnicodeDecodeError as exc:
+        # a GB18030 file cut off inside a character, like the UTF-8 case above
+        text = data[: exc.start].decode("gb18030", "replace") if exc.end == len(data) else ""
+    if text and _plainly_chinese(text):
+        return text, [f"{source}: not UTF-8; decoded as GB18030/GBK (reliably detected Chinese text)"]
     raise ReadError(
         source,
-        f"not UTF-8 text (invalid byte 0x{data[utf8_error.start]:02x} at offset {utf8_error.start}); "
-        "save it as UTF-8",
+        f"not UTF-8 text (invalid byte 0x{data[utf8_error.start]:02x} at offset {utf8_error.start}), "
+        "and not recognisably GBK/GB18030 Chinese either; save it as UTF-8",
     )
+
+
+_UNICODE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+                 (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+# The most frequent characters of written Chinese (a general frequency list,
+# not this corpus'): at least a fifth of any news article, under 5% of
+# Shift-JIS, EUC-JP/KR or Big5 bytes misread as GB18030.
+_COMMON_HANZI = frozenset(
+    "的一是不了在人有我他这个们中来上大为和国地到以说时要就出会可也你对生能而子那得于着下自之年过发后作里"
+    "用道行所然家种事成方多经么去法学如都同现当没动面起看定天分还进好小部其些主样理心本前开但因只从想实日"
+    "者意无力它与长把机十民第公此已工使情明性知全三又关点正业外将两高间由问很最重并物手应战向头文体政美相"
+    "见被利什二等产或新己制身果加"
+)
+
+
+def _plainly_chinese(text: str) -> bool:
+    """Reliably Chinese: mostly printable CJK text, enough of it to judge (20+
+    ideographs), and common characters among them at the rate real text has."""
+    hanzi = [c for c in text if "\u4e00" <= c <= "\u9fff"]
+    if len(hanzi) < 20 or cjk_ratio(text) < 0.3 or _printable_ratio(text) <= 0.98:
+        return False
+    return sum(c in _COMMON_HANZI for c in hanzi) / len(hanzi) >= 0.08
 
 
 def _printable_ratio(text: str) -> float:
@@ -160,7 +217,10 @@ def _printable_ratio(text: str) -> float:
 
 def is_seed(text: str) -> bool:
     """True when the first non-blank line is a ``key: value`` line with a known key."""
-    for line in text.lstrip("\ufeff").splitlines():
+    # lines end at \n, \r\n or \r, as in parse_seed (not at str.splitlines'
+    # \x85, \u2028, ...); and a huge file is not split whole to find its first line
+    for m in re.finditer(r"[^\r\n]+", text.lstrip("\ufeff")):
+        line = m.group(0)
         if line.strip():
             m = _KEY_LINE.match(line)
             return bool(m and m.group(1) in SEED_KEYS)
@@ -175,6 +235,8 @@ def split_labels(value: str | Iterable) -> list[str]:
     """
     if value is None:
         return []
+    if not isinstance(value, (str, list, tuple)):  # a number or an object in JSON: its text
+        value = str(value)
     if isinstance(value, str):
         parts = _LABEL_SPLIT.split(value)
     else:
@@ -188,9 +250,9 @@ def split_labels(value: str | Iterable) -> list[str]:
 
 def split_points(value: str | list) -> list[str]:
     """Summary points: numbered lines (numbering kept), or every non-blank line."""
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [str(v).strip() for v in value if str(v).strip()]
-    lines = [ln.strip() for ln in value.splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in str(value).splitlines() if ln.strip()]
     numbered = [ln for ln in lines if _POINT_START.match(ln)]
     return numbered or lines
 
@@ -203,6 +265,10 @@ def parse_seed(text: str, source: str, article_id: str) -> Article:
     current: tuple[dict, str] | None = None
     current_attr = None
     for line in text.split("\n"):
+        e = _ESCAPED_KEY.match(line) if current is not None else None
+        if e:  # "\\行业: …" is a value line reading "行业: …" (see format_seed)
+            current[0][current[1]].append(e.group(1) + e.group(2))
+            continue
         m = _KEY_LINE.match(line)
         if m and m.group(1) in SEED_KEYS:
             current_attr = SEED_KEYS[m.group(1)]
@@ -225,7 +291,7 @@ def parse_seed(text: str, source: str, article_id: str) -> Article:
     if not body:
         raise ReadError(source, "seed file has no body (总结 is missing or empty)")
     title = " ".join(ln.strip() for ln in values.get("title", []) if ln.strip())
-    return Article(
+    return _limited(Article(
         id=article_id,
         source=source,
         title=title,
@@ -236,7 +302,7 @@ def parse_seed(text: str, source: str, article_id: str) -> Article:
         technologies=split_labels(joined("technologies")) if "technologies" in values else None,
         summary=split_points(joined("summary")),
         extra={k: "\n".join(v).strip() for k, v in extra.items()},
-    )
+    ))
 
 
 def parse_plain(text: str, source: str, article_id: str) -> Article:
@@ -244,7 +310,7 @@ def parse_plain(text: str, source: str, article_id: str) -> Article:
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         raise ReadError(source, "empty file")
-    return Article(id=article_id, source=source, title=text.split("\n", 1)[0].strip()[:200], text=text)
+    return _limited(Article(id=article_id, source=source, title=text.split("\n", 1)[0][:200].strip(), text=text))
 
 
 def parse_document(text: str, source: str, article_id: str) -> Article:
@@ -256,19 +322,34 @@ def parse_document(text: str, source: str, article_id: str) -> Article:
 
 def format_seed(fields: dict[str, object]) -> str:
     """Write a seed-format record. ``fields`` maps seed keys or Article attributes to
-    strings or lists (labels joined with ``, ``, summary points one per line)."""
+    strings or lists (labels joined with ``, ``, summary points one per line).
+
+    A ``None`` value leaves the key out, so an unannotated label set (``None``)
+    stays unannotated when read back, unlike ``[]`` ("annotated: no label").
+    """
     out = []
-    normalised = {_ATTR_TO_SEED_KEY.get(k, k): v for k, v in fields.items()}
+    normalised = {_ATTR_TO_SEED_KEY.get(k, k): v for k, v in fields.items() if v is not None}
     keys = [k for k in SEED_ORDER if k in normalised] + [k for k in normalised if k not in SEED_ORDER]
     for key in keys:
         value = normalised[key]
         if isinstance(value, (list, tuple)):
             value = ("\n" if key == "重大事件摘要" else ", ").join(str(v) for v in value)
-        value = str(value or "")
+        value = _escape_value(str(value or ""))
         if key == "重大事件摘要" and value:
             value = "\n" + value
         out.append(f"{key}: {value}")
     return "\n".join(out) + "\n"
+
+
+def _escape_value(value: str) -> str:
+    """Backslash-escape value lines that would read as a known key (or as an escaped one)."""
+    lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for i, line in enumerate(lines[1:], 1):  # the first line follows "key: ", never at a line start
+        m = _KEY_LINE.match(line)
+        if (m and m.group(1) in SEED_KEYS) or _ESCAPED_KEY.match(line):
+            blanks = len(line) - len(line.lstrip(" \t\u3000"))
+            lines[i] = line[:blanks] + "\\" + line[blanks:]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- JSON Lines
@@ -291,7 +372,7 @@ def parse_json_record(obj: object, source: str, default_id: str) -> Article:
     industries, technologies = first("industries"), first("technologies")
     summary = first("summary")
     known = {k for keys in JSON_FIELDS.values() for k in keys}
-    return Article(
+    return _limited(Article(
         id=str(first("id") or default_id),
         source=source,
         title=str(title or "").strip(),
@@ -303,7 +384,7 @@ def parse_json_record(obj: object, source: str, default_id: str) -> Article:
         summary=split_points(summary) if summary else [],
         extra={k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
                for k, v in obj.items() if k not in known},
-    )
+    ))
 
 
 def iter_jsonl(stream: IO[bytes], name: str, start: int = 0) -> Iterator[Record]:
@@ -316,8 +397,10 @@ def iter_jsonl(stream: IO[bytes], name: str, start: int = 0) -> Iterator[Record]
     while True:
         try:
             raw = stream.readline()
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            yield Failure(f"{name}:{lineno + 1}", f"{name}:{lineno + 1}", f"read error: {exc}")
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            # e.g. a truncated .jsonl.gz: what came before is kept, the rest is one failure
+            source = f"{name}:{lineno + 1}"
+            yield Failure(source, source, f"{source}: cannot read further ({type(exc).__name__}: {exc})")
             return
         if not raw:
             return
@@ -325,16 +408,57 @@ def iter_jsonl(stream: IO[bytes], name: str, start: int = 0) -> Iterator[Record]
         source = f"{name}:{lineno}"
         if not raw.strip():
             continue
+        cut_short = not raw.endswith(b"\n")  # only the last line can lack its end: the input stopped there
         try:
-            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            # without its line end, a line cut short reads "Unterminated string", not "Invalid control character"
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
             obj = json.loads(line)
-            yield parse_json_record(obj, source, source)
+            warnings = []
+            if _SURROGATE_ESCAPE.search(line):
+                obj, n = _scrub(obj)
+                if n:
+                    warnings.append(f"{source}: replaced {n} unpaired surrogate escape(s) (\\ud800-\\udfff) "
+                                    "with '?'")
+            article = parse_json_record(obj, source, source)
+            article.warnings.extend(warnings)
+            yield article
         except UnicodeDecodeError as exc:
-            yield Failure(source, source, f"{source}: not UTF-8 (invalid byte at column {exc.start + 1})")
+            if cut_short and exc.reason == "unexpected end of data":
+                yield Failure(source, source, f"{source}: incomplete line: the input ended inside a UTF-8 character")
+            else:
+                yield Failure(source, source, f"{source}: not UTF-8 (invalid byte 0x{raw[exc.start]:02x} "
+                                              f"at column {exc.start + 1})")
         except json.JSONDecodeError as exc:
-            yield Failure(source, source, f"{source}: invalid JSON ({exc.msg} at column {exc.colno})")
+            msg = exc.msg.removesuffix(" at")  # "Invalid control character at"
+            yield Failure(source, source, f"{source}: invalid JSON ({msg} at column {exc.colno})"
+                                          + ("; the input ended mid-line" if cut_short else ""))
+        except RecursionError:
+            yield Failure(source, source, f"{source}: invalid JSON (nested too deeply)")
         except ReadError as exc:
             yield Failure(source, source, str(exc))
+        except Exception as exc:  # noqa: BLE001 -- one odd line must not end the batch
+            yield Failure(source, source, f"{source}: unusable record ({type(exc).__name__}: {exc})")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _scrub(obj) -> tuple[object, int]:
+    """``obj`` with unpaired surrogates (valid JSON, but not encodable text) replaced
+    by "?"; returns ``(clean, number of strings changed)``."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+            return obj, 0
+        except UnicodeEncodeError:
+            return obj.encode("utf-8", "replace").decode("utf-8"), 1
+    if isinstance(obj, list):
+        items = [_scrub(v) for v in obj]
+        return [v for v, _ in items], sum(n for _, n in items)
+    if isinstance(obj, dict):
+        items = [(_scrub(k), _scrub(v)) for k, v in obj.items()]
+        return {k: v for (k, _), (v, _) in items}, sum(a + b for (_, a), (_, b) in items)
+    return obj, 0
 
 
 # ---------------------------------------------------------------- paths
@@ -363,15 +487,25 @@ def _read_file(path: Path) -> Iterator[Record]:
         yield Failure(path.stem, name, str(exc))
     except OSError as exc:
         yield Failure(path.stem, name, f"{name}: cannot read ({exc.strerror or exc})")
+    except Exception as exc:  # noqa: BLE001 -- one odd file must not end the batch
+        yield Failure(path.stem, name, f"{name}: unusable file ({type(exc).__name__}: {exc})")
 
 
 def _read_stdin(stream: IO[bytes] | None = None) -> Iterator[Record]:
-    stream = stream if stream is not None else sys.stdin.buffer
-    head = stream.peek(1)[:1] if hasattr(stream, "peek") else b""
-    if head.lstrip()[:1] in (b"{", b"["):
-        yield from iter_jsonl(stream, "<stdin>")
+    if stream is None:
+        if sys.stdin is None:  # started with stdin closed (`newstag predict - <&-`)
+            yield Failure("stdin", "<stdin>", "<stdin>: standard input is closed; nothing to read")
+            return
+        stream = sys.stdin.buffer
+    try:
+        head = stream.peek(1)[:1] if hasattr(stream, "peek") else b""
+        if head.lstrip()[:1] in (b"{", b"["):
+            yield from iter_jsonl(stream, "<stdin>")
+            return
+        data = stream.read()
+    except (OSError, ValueError) as exc:  # a closed or unreadable descriptor
+        yield Failure("stdin", "<stdin>", f"<stdin>: cannot read ({getattr(exc, 'strerror', None) or exc})")
         return
-    data = stream.read()
     if data.lstrip()[:1] == b"{":
         yield from iter_jsonl(io.BytesIO(data), "<stdin>")
         return

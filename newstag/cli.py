@@ -19,7 +19,56 @@ import typer
 from . import __version__
 from .model import DEFAULT_MODEL
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """Typer, except that the console script never ends in a Python traceback:
+    Ctrl-C anywhere is one line and exit status 130, and an unexpected error is
+    one line and status 70 (``NEWSTAG_DEBUG=1`` shows the traceback instead)."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except SystemExit as exc:
+            # Typer ends a Ctrl-C with a silent exit 130; say what happened
+            if _caused_by(exc, KeyboardInterrupt):
+                typer.echo("\nnewstag: interrupted (Ctrl-C)", err=True)
+            raise
+        except KeyboardInterrupt:
+            typer.echo("\nnewstag: interrupted (Ctrl-C)", err=True)
+            sys.exit(130)
+        except BrokenPipeError:  # `newstag ... | head`: the reader went away
+            _silence_stdout()
+            sys.exit(1)
+        except Exception as exc:
+            if os.environ.get("NEWSTAG_DEBUG"):
+                raise
+            typer.echo(f"newstag: internal error: {type(exc).__name__}: {exc} "
+                       "(run with NEWSTAG_DEBUG=1 for the traceback, and please report it)", err=True)
+            sys.exit(70)
+
+
+def _caused_by(exc: BaseException, kind: type) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null after a failed write to stdout, so the
+    interpreter's final flush does not fail (and print) a second time."""
+    if sys.stdout is not sys.__stdout__:  # not the real stdout (e.g. a test runner's)
+        return
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+app = _App(
     add_completion=False,
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -50,6 +99,8 @@ def _load_model(path: str):
         return load(path)
     except BundleError as exc:
         _die(str(exc))
+    except Exception as exc:  # a bundle that verifies but does not fit together
+        _die(f"{path}: model bundle is unusable ({type(exc).__name__}: {exc})")
 
 
 @contextmanager
@@ -70,11 +121,16 @@ def _output(path: Optional[str]):
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
+        # mkstemp's 0600 would hide the output from other users
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
         ok = True
+    except OSError as exc:
+        _die(f"{path}: cannot write output ({exc.strerror or exc}); an existing {path} is unchanged")
     finally:
-        if ok:
-            os.replace(tmp, target)
-        else:
+        if not ok:
             try:
                 os.unlink(tmp)
             except OSError:
@@ -87,9 +143,46 @@ def _read_or_die(paths):
     articles, failures = load_articles(paths)
     for f in failures:
         typer.echo(f"newstag: warning: {f.error}", err=True)
+    _warn_articles(articles)
     if not articles:
         _die("no readable articles in " + ", ".join(map(str, paths)))
     return articles, failures
+
+
+def _warn_articles(articles) -> None:
+    """Reader warnings (decoded as GB18030, truncated, cut to length) on stderr."""
+    for art in articles:
+        for w in art.warnings:
+            typer.echo(f"newstag: warning: {w}", err=True)
+
+
+def _warn_unmapped(articles, taxonomy_data=None) -> None:
+    """Raw labels that map to no canonical label are named, never dropped silently."""
+    from .model.labels import FIELD_NAMES, SETS, audit, load_taxonomy, taxonomy_from_dict
+
+    taxonomy = taxonomy_from_dict(taxonomy_data) if taxonomy_data else load_taxonomy()
+    report = audit(articles, taxonomy)
+    for name in SETS:
+        um = report[name]["unmapped"]
+        if um:
+            typer.echo(f"newstag: warning: {len(um)} raw {FIELD_NAMES[name]} labels map to no {FIELD_NAMES[name]} "
+                       "label and are not scored: "
+                       + ", ".join(f"{raw} ({report[name]['counts'][raw]})" for raw in um), err=True)
+
+
+def _check_writable(path: str) -> None:
+    """Fail before hours of work if ``path`` cannot be created: its nearest existing
+    folder must be a writable folder, and ``path`` itself not a folder."""
+    target = Path(path)
+    if target.is_dir():
+        _die(f"{path}: is a directory (give a file name)")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        _die(f"{path}: cannot write here ({parent} is not a directory)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        _die(f"{path}: cannot write here (no write permission in {parent})")
 
 
 # ------------------------------------------------------------------------- labels
@@ -163,21 +256,33 @@ def train(
     except ValueError as exc:
         _die(str(exc))
     say = (lambda m: None) if quiet else (lambda m: typer.echo(f"newstag: {m}", err=True))
+    # fail now, not after training: an unwritable --out, nothing readable in the inputs;
+    # unreadable inputs are named (and skipped) before training starts
+    _check_writable(out)
+    _read_or_die(paths)
     idf_texts = None
     if idf_corpus:
-        idf_texts = ((r.title, r.text) for r in read_articles(idf_corpus) if isinstance(r, Article))
+        def idf_pairs():
+            for r in read_articles(idf_corpus):
+                if isinstance(r, Article):
+                    yield r.title, r.text
+                else:
+                    typer.echo(f"newstag: warning: --idf-corpus: {r.error}", err=True)
+
+        idf_texts = idf_pairs()
     holdout = {}
     for p in eval_paths or []:
         arts, _ = _read_or_die([p])
         holdout[Path(p).name or p] = arts
+    kept = f"; the existing {out} is unchanged" if Path(out).exists() else ""
     try:
         meta, data, failures = run_train(paths, out, settings, idf_texts=idf_texts, progress=say, holdout=holdout)
     except ValueError as exc:
-        _die(str(exc))
+        _die(f"{exc}{kept}")
     except OSError as exc:
-        _die(f"{out}: cannot write model ({exc.strerror or exc})")
-    for f in failures:
-        typer.echo(f"newstag: warning: skipped {f.error}", err=True)
+        _die(f"{out}: cannot write model ({exc.strerror or exc}){kept}")
+    except KeyboardInterrupt:
+        _die(f"interrupted (Ctrl-C): no model written{kept}", 130)
     if data.skipped:
         typer.echo(f"newstag: warning: {len(data.skipped)} articles carry no label fields and were not used "
                    f"(e.g. {data.skipped[0]})", err=True)
@@ -222,6 +327,7 @@ def evaluate(
 
     tagger = _load_model(model)
     articles, failures = _read_or_die(paths)
+    _warn_unmapped(articles, tagger.meta.get("taxonomy"))
     with _progress(len(articles), "evaluating", quiet) as bar:
         result = evaluate_tagger(tagger, articles, top_k=top_k, min_score=min_score,
                                  progress=lambda n: bar.update(1))
@@ -301,15 +407,17 @@ def predict(
             for rec in results:
                 if "error" in rec:
                     failed += 1
-                    if fmt in ("seed", "table") or out or err_stream is None:
-                        typer.echo(f"newstag: {rec['error']}", err=True)
+                    typer.echo(f"newstag: {rec['error']}", err=True)
                     if err_stream:
                         err_stream.write(json.dumps(rec, ensure_ascii=False) + "\n")
                     if strict:
                         writer.write(rec)
-                        _die(f"stopped at the first failure (--strict): {rec['error']}", 1)
+                        _die(f"stopped at the first failure (--strict): tagged {tagged}, failed {failed}"
+                             + (f"; {out} was not written" if out else ""), 1)
                 else:
                     tagged += 1
+                    for w in rec.get("warnings", ()):
+                        typer.echo(f"newstag: warning: {w}", err=True)
                 writer.write(rec)
                 bar.update(1)
     except PipelineError as exc:
@@ -320,6 +428,9 @@ def predict(
         # the reader went away (e.g. `| head`): stop quietly, as Unix tools do
         sys.stderr.close()
         os._exit(0 if not failed else 1)
+    except OSError as exc:  # stdout on a full disk, a closed descriptor, ...
+        _silence_stdout()
+        _die(f"{out or '<stdout>'}: cannot write output ({exc.strerror or exc})")
     finally:
         results.close()  # stops worker processes / Dask tasks still running (Ctrl-C, --strict)
         if err_stream:
