@@ -13,6 +13,7 @@ from .bundle import BundleError, load_bundle
 from .features import FeatureSettings, Featurizer
 from .keywords import KeywordExtractor
 from .labels import SETS, load_taxonomy, taxonomy_from_dict
+from .normalise import normalise
 from .summary import Summariser
 from .tagger import LabelModel, Prediction, Tagger
 from .tokenize import Tokenizer
@@ -51,12 +52,22 @@ def tagger_from_bundle(meta: dict, arrays: dict[str, np.ndarray], source: str = 
         if isinstance(exc, BundleError):
             raise
         raise BundleError(source, f"model bundle is incomplete ({type(exc).__name__}: {exc})") from None
-    idf = dict(zip(words, featurizer.idf[: len(words)].tolist()))
-    default_idf = float(featurizer.idf.max()) if len(featurizer.idf) else 10.0
     kw = meta.get("keywords", {})
-    keyword_extractor = KeywordExtractor(tokenizer, idf, default_idf, set(taxonomy.all_terms()),
-                                         top_k=int(kw.get("top_k", 5)))
-    summariser = Summariser(tokenizer, idf, default_idf)
+    keyness = None
+    if "kw.words" in arrays and "kw.idf" in arrays:
+        # the keyword tables (newstag.training.keywords): every content word, not only the vocabulary
+        kw_words = arrays["kw.words"].tolist()
+        idf = dict(zip(kw_words, arrays["kw.idf"].astype(np.float64).tolist()))
+        default_idf = float(kw.get("default_idf", max(idf.values(), default=10.0)))
+        if "kw.key" in arrays and kw.get("keyness_docs", 0):
+            keyness = dict(zip(kw_words, arrays["kw.key"].astype(np.float64).tolist()))
+    else:  # older bundles: the feature IDF
+        idf = dict(zip(words, featurizer.idf[: len(words)].tolist()))
+        default_idf = float(featurizer.idf.max()) if len(featurizer.idf) else 10.0
+    taxonomy_terms = {normalise(t) for t in taxonomy.all_terms()}
+    keyword_extractor = KeywordExtractor(tokenizer, idf, default_idf, taxonomy_terms,
+                                         top_k=int(kw.get("top_k", 5)), keyness=keyness)
+    summariser = Summariser(tokenizer, idf, default_idf, keywords=keyword_extractor)
     return Tagger(featurizer, models, meta, keyword_extractor, summariser)
 
 

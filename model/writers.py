@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from pathlib import Path
 from typing import IO
 
 from .reader import Article, Failure, format_seed
@@ -107,6 +109,37 @@ def seed_text(rec: dict) -> str:
         "行业": [x["label"] for x in rec.get("industries", [])],
         "重大事件摘要": rec.get("summary", []),
     })
+
+
+class SeedDirWriter:
+    """Writes each result as its own seed file ``DIR/<id>.txt`` (errors are skipped),
+    ready to be corrected by an annotator and fed back to ``newstag train``.
+
+    File names come from the article id, with characters other than letters,
+    digits, ``.``, ``-`` and ``_`` replaced by ``_``; a repeated id gets ``-2``,
+    ``-3``… Each file is written atomically.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._used: set[str] = set()
+        self.written: list[Path] = []
+
+    def write(self, rec: dict) -> None:
+        if "error" in rec:
+            return
+        from .bundle import atomic_write_bytes
+
+        stem = re.sub(r"[^\w.\-]", "_", str(rec.get("id") or "article")).strip("._") or "article"
+        name, n = stem, 1
+        while name in self._used:
+            n += 1
+            name = f"{stem}-{n}"
+        self._used.add(name)
+        path = self.folder / f"{name}.txt"
+        atomic_write_bytes(path, seed_text(rec).encode("utf-8"))
+        self.written.append(path)
 
 
 def render(records: list[dict], fmt: str) -> str:

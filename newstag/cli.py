@@ -353,6 +353,7 @@ def predict(
     model: str = typer.Option(SHIPPED, "--model", "-m", help="Model bundle."),
     fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv | seed | table"),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output file (written atomically) [default: stdout]."),
+    out_dir: Optional[str] = typer.Option(None, "--out-dir", help="With --format seed: one seed file per article, DIR/<id>.txt."),
     top_k: Optional[int] = typer.Option(None, help="At most K labels per set (overrides thresholds' count)."),
     min_score: Optional[float] = typer.Option(None, help="One score cut-off for every label, instead of the tuned thresholds."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (output order is kept)."),
@@ -371,16 +372,21 @@ def predict(
       newstag predict articles/ --format csv --out tags.csv --jobs 2
       newstag predict big.jsonl --out tags.jsonl --dask tcp://scheduler:8786
       cat batch.jsonl | newstag predict - --format table
+      newstag predict new/ --format seed --out-dir to-review/   # correct, then: newstag train to-review/
     JSONL result: {"id", "source", "title", "industries": [{"label", "score"}],
     "technologies": [...], "keywords": [...], "summary": [...]}; a failed input
     gives {"id", "source", "error"}. Exit status 0 only if nothing failed.
     """
     from .model.pipeline import PipelineError, tag_records
     from .model.reader import read_articles
-    from .model.writers import FORMATS, Writer
+    from .model.writers import FORMATS, SeedDirWriter, Writer
 
     if fmt not in FORMATS:
         _die(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if out_dir is not None and (fmt != "seed" or out):
+        _die("--out-dir works with --format seed and without --out")
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        _die(f"{out_dir}: is not a directory")
     if top_k is not None and top_k < 1:
         _die("--top-k must be at least 1")
     if min_score is not None and not 0 <= min_score <= 1:
@@ -403,7 +409,7 @@ def predict(
     interrupted = False
     try:
         with _output(out) as stream, _progress(None, "tagging", quiet) as bar:
-            writer = Writer(stream, fmt)
+            writer = SeedDirWriter(out_dir) if out_dir else Writer(stream, fmt)
             for rec in results:
                 if "error" in rec:
                     failed += 1

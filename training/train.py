@@ -22,9 +22,11 @@ from newstag.model import tagger_from_bundle
 from newstag.model.bundle import save_bundle
 from newstag.model.features import Analysed, FeatureSettings, Featurizer
 from newstag.model.labels import SETS, Taxonomy, load_taxonomy
+from newstag.model.normalise import normalise
 from newstag.model.reader import Article, load_articles
 from newstag.model.tokenize import BACKENDS, Tokenizer
 
+from .keywords import keyword_idf
 from .metrics import best_threshold, score_sets
 
 VERSION = "0.1.0"
@@ -308,6 +310,12 @@ def fit(articles: list[Article], settings: TrainSettings | None = None, taxonomy
         },
         "train_seconds": round(time.perf_counter() - t0, 2),
     }
+    # keyword tables (IDF over every content word, learned keyness): added
+    # beside the label model, which they do not touch; see training/keywords.py
+    kw_arrays, kw_meta = keyword_idf((d.words for d in docs), extra_df, extra_n,
+                                     doc_keywords=([normalise(k) for k in a.keywords] for a in data.articles))
+    arrays.update(kw_arrays)
+    meta["keywords"] = {"top_k": 5, **kw_meta}
     return meta, arrays, data
 
 
