@@ -224,12 +224,20 @@ def render(kw_rows: list[dict], sm_rows: list[dict], cost: dict, data: dict, mod
         "keyness learned from the training annotations (`kw.key`, how often annotators keep a word when it "
         "occurs; a higher exponent fits broadcast news better but transfers worse to `other`); a "
         "word mostly seen inside a recurring noun compound becomes the compound (天问 → 天问二号), and "
-        "overlapping terms are merged. Summaries are `N. 主题：说明` points: sentences picked by TextRank "
-        "centrality + title similarity + position, one per distinct event (cosine ≤ 0.5 to those picked), "
-        "one point per started 200 characters plus one (at most 5), lead-ins (dates, sources) dropped, "
+        "overlapping terms are merged. Summaries are `N. 主题：说明` points, one point per started 200 "
+        "characters plus one (at most 5): the article is cut into that many stretches of about equal "
+        "length and each gives its best sentence by TextRank centrality + title similarity + position + "
+        "facts (figures, 《》 titles, quoted names), lead-ins (dates, sources) dropped, "
         "trimmed at clause boundaries to 60 characters after `N. ` (least informative clauses first; a "
         "short point takes in the next sentence when it fits), with the best keyword found in the point "
         "as its 主题. Every clause of a point is article text.",
+        "",
+        "Design choices compared on this gold (the only ones; nothing finer was fitted): sentence "
+        "selection best-overall with redundancy removal vs one per stretch of the article, the weight "
+        "of facts (0 / 0.5 / 1), of position (0.5 / 1 / 2) and title similarity (0.5 / 1 / 2), and the "
+        "keyness exponent (0.3 / 0.45 / 0.6, also checked on a slice of train). ROUGE-L dev / other: "
+        "best-overall without facts 0.414 / 0.294, with facts 1: 0.447 / 0.316; one per stretch "
+        "without facts 0.435 / 0.263, with facts 1 (chosen): 0.469 / 0.307.",
     ]
     return "\n".join(out) + "\n"
 

@@ -43,7 +43,9 @@ def tagger_from_bundle(meta: dict, arrays: dict[str, np.ndarray], source: str = 
                 b=arrays[f"b.{name}"].astype(np.float32),
                 thresholds=arrays[f"thresholds.{name}"].astype(np.float32),
                 label_set=taxonomy[name],
-                fallback_ratio=float(meta.get("decision", {}).get("fallback_ratio", 0.0)),
+                # the no-empty rule is for 技术 only (see TrainSettings.fallback_ratio)
+                fallback_ratio=float(meta.get("decision", {}).get("fallback_ratio", 0.0))
+                if name == "technologies" else 0.0,
             )
             if models[name].W.shape != (featurizer.n_features, len(models[name].labels)):
                 raise BundleError(source, f"weights of {name} have shape {models[name].W.shape}, "

@@ -46,7 +46,14 @@ class FeatureSettings:
         Vocabulary caps (most frequent kept), which bound the bundle size.
     window_chars : int, default 600
         Articles longer than ``2 * window_chars`` are also scored per passage of
-        about this many characters, and label scores are max-pooled.
+        about this many characters, and label scores are pooled (see passage_pooling).
+    evidence_length_norm : float, default 0.5
+        Exponent alpha: taxonomy hit counts are divided by
+        ``max(1, len / evidence_reference_chars) ** alpha`` (0 = raw counts,
+        1 = hits per reference length).
+    evidence_reference_chars : int, default 600
+    passage_pooling : {"max", "blend"}, default "blend"
+        How passage scores combine with the whole article's (see Tagger.scores).
     """
 
     title_weight: int = 2
@@ -58,6 +65,9 @@ class FeatureSettings:
     max_words: int = 40000
     max_chars: int = 40000
     window_chars: int = 600
+    evidence_length_norm: float = 0.5
+    evidence_reference_chars: int = 600
+    passage_pooling: str = "blend"
 
     def validate(self) -> "FeatureSettings":
         if self.title_weight < 0 or self.min_df < 1:
@@ -66,6 +76,8 @@ class FeatureSettings:
             raise ValueError("char_ngrams lengths must be between 1 and 4")
         if self.window_chars < 100:
             raise ValueError("window_chars must be at least 100")
+        if self.passage_pooling not in ("max", "blend"):
+            raise ValueError("passage_pooling must be 'max' or 'blend'")
         return self
 
 
@@ -143,7 +155,11 @@ class Featurizer:
         for t in words.keys() & term_cols.keys():
             for j in term_cols[t]:
                 counts[j] += words[t]
-        return Analysed(words, chars, [math.log1p(n) for n in counts])
+        # Hit counts grow with length while annotators label what an article is
+        # mostly about: dividing by (length / reference)^alpha keeps a passing
+        # mention in a long analysis from counting like a short story's focus.
+        scale = max(1.0, len(body_n) / s.evidence_reference_chars) ** s.evidence_length_norm
+        return Analysed(words, chars, [math.log1p(n / scale) for n in counts])
 
     def _term_columns(self) -> dict[str, tuple[int, ...]]:
         """Taxonomy term → evidence columns of the labels it names (cached)."""

@@ -7,10 +7,14 @@ builds that form from the article's own text only:
 
 1. split the body into sentences (。！？; line breaks) and drop headings;
 2. score each sentence by **centrality** (TextRank over TF-IDF cosine
-   similarity between sentences), **title similarity** and **position** (news
-   puts the event first);
-3. pick ``n_points(len(text))`` sentences best first, skipping one too similar
-   to a sentence already picked (one point per distinct event);
+   similarity between sentences), **title similarity**, **position** (news
+   puts the event first) and **facts** (figures, 《titles》, “names”: events
+   are told with them);
+3. cut the article into ``n_points(len(text))`` stretches of about equal
+   length and pick the best sentence of each (annotators tell an article's
+   events in its order, one point per part); or, with ``spread=False``, pick
+   the best sentences overall, skipping one too similar to a sentence already
+   picked;
 4. **trim** each at clause boundaries to ``limit`` characters: lead-ins
    (dates, 据…报道, 记者…了解到) go first, then the least informative
    clauses (IDF mass per character; figures count extra); a point that stays
@@ -38,6 +42,7 @@ from .tokenize import _KEEP, _STOP
 
 # a sentence ends after 。！？； (and a closing quote right after it stays with it)
 _SENT_END = re.compile(r"(?<=[。！？!?；;])(?![”’」』\"])|(?<=[。！？!?；;][”’」』\"])|\n+|\u3000\u3000+")
+_FACT = re.compile(r"\d+(?:\.\d+)?(?:%|万|亿|千|百)?|《[^》]+》|“[^”]+”")
 _QUOTES = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("（", "）"), ("(", ")"))
 _CLAUSE_END = re.compile(r"(?<=[，；;：:])|(?<=,)(?!\d)")
 _END_PUNCT = "。！？!?；;，,：:、"
@@ -147,15 +152,24 @@ class Summariser:
     keywords : callable ``(title, text) -> list[str]``, optional
         Supplies the topic terms (the model's keyword extractor); without it
         points carry no ``主题：`` prefix.
-    title_weight, position_weight, redundancy : float
-        Weights of title similarity and position beside centrality (which is
-        scaled to max 1), and the cosine similarity above which a sentence
+    title_weight, position_weight, fact_weight : float, default 1.0 each
+        Weights of title similarity, position (1/sqrt(1 + index)) and facts
+        (share of up to 4 figures / 《》 titles / quoted names) beside
+        centrality, which is scaled to max 1.
+    spread : bool, default True
+        One point per stretch of the article (see above).
+    redundancy : float, default 0.5
+        Without ``spread``: the cosine similarity above which a sentence
         repeats one already picked.
+    topics, compress, merge : bool, default True
+        The ``主题：`` prefix; dropping the least informative clauses (rather
+        than the last ones) when trimming; taking in the next sentence.
     """
 
     def __init__(self, tokenizer, idf: dict[str, float], default_idf: float, max_points: int = 5,
                  limit: int = 60, keywords=None, title_weight: float = 1.0, position_weight: float = 1.0,
-                 redundancy: float = 0.5, topics: bool = True, compress: bool = True, merge: bool = True):
+                 redundancy: float = 0.5, topics: bool = True, compress: bool = True, merge: bool = True,
+                 spread: bool = True, fact_weight: float = 1.0):
         if not 1 <= max_points <= 5:
             raise ValueError("max_points must be between 1 and 5")
         if limit < 20:
@@ -172,6 +186,8 @@ class Summariser:
         self.topics = topics
         self.compress = compress
         self.merge = merge
+        self.spread = spread
+        self.fact_weight = fact_weight
 
     # ------------------------------------------------------------ scoring
     def _vectors(self, texts: list[str]) -> np.ndarray:
@@ -213,6 +229,10 @@ class Summariser:
         centrality = rank / max(rank.max(), 1e-9)
         position = 1.0 / np.sqrt(1.0 + np.arange(len(sents)))
         score = centrality + self.title_weight * (S @ t) + self.position_weight * position
+        if self.fact_weight:
+            # events are told with figures and names: dates, amounts, places, organisations
+            facts = np.asarray([min(len(_FACT.findall(s)), 4) / 4 for s in sents])
+            score = score + self.fact_weight * facts
         score[[i for i, s in enumerate(sents) if _is_heading(s)]] -= 10.0
         return score, sim
 
@@ -224,6 +244,8 @@ class Summariser:
             return sents, list(range(len(sents)))
         want = min(self.max_points, n_points(len(text)))
         score, sim = self.scores(title, sents)
+        if self.spread:
+            return sents, self._spread(sents, score, want)
         picked: list[int] = []
         for i in np.argsort(-score, kind="stable"):
             if score[i] < -5 and picked:
@@ -234,6 +256,19 @@ class Summariser:
             if len(picked) == want:
                 break
         return sents, sorted(picked)
+
+    def _spread(self, sents: list[str], score: np.ndarray, want: int) -> list[int]:
+        """The best sentence of each of ``want`` stretches of the article of about
+        equal length: annotators tell an article's events in its order, one per part."""
+        sizes = np.cumsum([len(s) for s in sents])
+        bounds = sizes[-1] * np.arange(1, want) / want
+        part = np.searchsorted(bounds, sizes - np.asarray([len(s) for s in sents]) / 2)
+        picked = []
+        for k in range(want):
+            idx = [i for i in np.flatnonzero(part == k) if score[i] > -5]
+            if idx:
+                picked.append(int(max(idx, key=lambda i: score[i])))
+        return sorted(picked)
 
     def _point(self, sents: list[str], i: int, picked: list[int], limit: int, weigh) -> str:
         """Sentence ``i`` trimmed to ``limit``; a short one takes in the next sentence

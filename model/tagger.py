@@ -13,7 +13,7 @@ Decision rules, applied in this order:
    (or ``min_score``/``top_k`` when the caller overrides them);
 3. **hierarchy**: labels imply their parents (大模型 → 人工智能), which get at
    least the child's score;
-4. **fallback**: if a set came back empty but its best label scored within
+4. **fallback** (技术 only): if no technology label was given but the best one scored within
    ``fallback_ratio`` of its threshold, that label is given.
 """
 from __future__ import annotations
@@ -80,10 +80,24 @@ class Tagger:
         return out
 
     def scores(self, title: str, text: str) -> dict[str, np.ndarray]:
-        """Per set, label probabilities (max-pooled over passages)."""
+        """Per set, label probabilities, pooled over the whole article and its passages.
+
+        ``max`` pooling takes each label's best logit; ``blend`` averages the
+        whole-article logit with the best passage's, so a topic confined to one
+        passage counts, but less than one that runs through the article.
+        """
         vecs = self.vectors(title, text)
-        return {name: _sigmoid(np.max([m.logits(i, v) for i, v in vecs], axis=0))
-                for name, m in self.models.items()}
+        blend = self.featurizer.settings.passage_pooling == "blend"
+        out = {}
+        for name, m in self.models.items():
+            z = [m.logits(i, v) for i, v in vecs]
+            if len(z) == 1:
+                out[name] = _sigmoid(z[0])
+            elif blend:
+                out[name] = _sigmoid(np.maximum(z[0], 0.5 * (z[0] + np.max(z[1:], axis=0))))
+            else:
+                out[name] = _sigmoid(np.max(z, axis=0))
+        return out
 
     def decide(self, scores: dict[str, np.ndarray], top_k: int | None = None,
                min_score: float | None = None, fallback: bool = True) -> dict[str, list[tuple[str, float]]]:

@@ -46,4 +46,25 @@ def test_rare_labels_are_left_out_and_named(tmp_path):
     rare = {lab for lab, n in counts.items() if n < 4}
     assert rare, "the starter seeds should have some labels with fewer than 4 examples"
     assert set(meta["excluded_labels"]["technologies"]) == rare
-    assert not rare & set(meta["labels"]["technologies"])
+    # a rare label is only tagged through its taxonomy-dictionary rule, and says so
+    rule_labels = set(meta["rule_labels"]["technologies"])
+    assert rare & set(meta["labels"]["technologies"]) <= rule_labels
+    assert all(meta["rule_labels"]["technologies"][lab]["train_examples"] < 4 for lab in rule_labels)
+    learned = set(meta["labels"]["technologies"]) - rule_labels
+    assert all(counts[lab] >= 4 for lab in learned)
+
+
+def test_rule_labels_fire_on_their_taxonomy_terms(tmp_path):
+    """A label too rare to learn is still given when its own vocabulary dominates."""
+    from newstag import load
+
+    out = tmp_path / "m.joblib"
+    meta, _, _ = train([ROOT / "seeds"], out, TrainSettings(min_examples=4, cv_folds=0))
+    tagger = load(out)
+    for name in ("industries", "technologies"):
+        for lab, rule in meta["rule_labels"][name].items():
+            term = lab  # the label's own name is always one of its terms
+            hits = rule["min_hits"]
+            text = "。".join([f"这篇报道关于{term}的发展"] * hits)
+            assert lab in tagger.predict_one("", text).labels(name), (name, lab)
+            assert lab not in tagger.predict_one("", "今天天气晴朗，市民外出游玩。").labels(name)
