@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         "lead-3": lead(3),
     })
     cost = bench_cost(shipped, data)
-    body = render(kw_rows, sm_rows, cost, data, args.model_label or Path(args.model).name)
+    body = render(kw_rows, sm_rows, cost, data, args.model_label or os.path.relpath(args.model, ROOT))
     print(body)
     if args.out:
         write_section(args.out, HEADING, body)

@@ -188,30 +188,36 @@ class Summariser:
         self.merge = merge
         self.spread = spread
         self.fact_weight = fact_weight
+        self._keep: dict[str, bool] = {}
 
     # ------------------------------------------------------------ scoring
     def _vectors(self, texts: list[str]) -> np.ndarray:
         """L2-normalised TF-IDF rows (n_texts × n_terms) over the texts' own words."""
         # one segmenter call for all texts (joined by line breaks), not one per sentence
         joined = normalise("\n".join(t.replace("\n", " ") for t in texts))
-        counts: list[Counter] = [Counter()]
+        keep = self._keep
+        if len(keep) > 200_000:  # a cache of token → content word?, bounded
+            keep.clear()
+        vocab: dict[str, int] = {}
+        rows, cols = [], []
+        i = 0
         for tok in self.tokenizer.raw(joined):
             if tok == "\n":
-                counts.append(Counter())
-            elif tok not in _STOP and _KEEP.search(tok) and not tok.isspace():  # as Tokenizer.__call__
-                counts[-1][tok] += 1
-        counts += [Counter() for _ in range(len(texts) - len(counts))]
-        vocab: dict[str, int] = {}
-        for c in counts:
-            for w in c:
-                vocab.setdefault(w, len(vocab))
+                i += 1
+                continue
+            k = keep.get(tok)
+            if k is None:  # as Tokenizer.__call__: no stopwords, punctuation or bare numbers
+                k = keep[tok] = tok not in _STOP and _KEEP.search(tok) is not None and not tok.isspace()
+            if k:
+                rows.append(i)
+                cols.append(vocab.setdefault(tok, len(vocab)))
         M = np.zeros((len(texts), max(len(vocab), 1)))
-        for i, c in enumerate(counts[: len(texts)]):
-            if c:
-                cols = [vocab[w] for w in c]
-                tf = np.fromiter(c.values(), np.float64, len(c))
-                M[i, cols] = (1 + np.log(tf)) * np.fromiter(
-                    (self.idf.get(w, self.default_idf) for w in c), np.float64, len(c))
+        if rows:
+            np.add.at(M, (np.asarray(rows[: len(rows)]).clip(max=len(texts) - 1), np.asarray(cols)), 1.0)
+            nz = M > 0
+            M[nz] = 1 + np.log(M[nz])
+            M[:, : len(vocab)] *= np.fromiter((self.idf.get(w, self.default_idf) for w in vocab), np.float64,
+                                              len(vocab))
         norms = np.linalg.norm(M, axis=1, keepdims=True)
         return M / np.maximum(norms, 1e-9)
 
