@@ -17,6 +17,15 @@ if not CORPUS.is_dir():
     raise RuntimeError(f"tests need the shared corpus at {CORPUS} (set NEWSTAG_SHARED)")
 
 
+def restore_sigint() -> None:
+    """``preexec_fn`` for processes a test will Ctrl-C: a shell without job
+    control (``cmd &``, some CI runners) starts children with SIGINT ignored,
+    and Python then never raises KeyboardInterrupt; a terminal's Ctrl-C would."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="session")
 def runner():
     return CliRunner()

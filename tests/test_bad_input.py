@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, restore_sigint
 
 from newstag.model import bundle as bundle_mod
 from newstag.model.labels import load_taxonomy
@@ -569,7 +569,8 @@ def test_ctrl_c_mid_batch_keeps_the_old_output_file(seeds_model, tmp_path, jobs)
     out.write_text("old content\n", encoding="utf-8")
     proc = subprocess.Popen(CMD + ["predict", str(CORPUS / "corpus.jsonl"), "--model", str(seeds_model),
                                    "--out", str(out), "--jobs", str(jobs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=restore_sigint)
     # interrupt once results are being written (the temp file beside --out has grown)
     tmp_glob = str(tmp_path / ".tags.jsonl.*.tmp")
     _interrupt_when(proc, lambda: any(os.path.getsize(f) > 0 for f in glob.glob(tmp_glob)))
@@ -588,7 +589,8 @@ def test_ctrl_c_during_training_keeps_the_old_model(seeds_model, tmp_path):
     out = tmp_path / "model.joblib"
     out.write_bytes(seeds_model.read_bytes())
     proc = subprocess.Popen(CMD + ["train", str(CORPUS / "train"), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=restore_sigint)
     seen: list[str] = []
 
     def analysing() -> bool:

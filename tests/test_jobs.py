@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import CORPUS, ROOT, SEED, SHIPPED
+from conftest import CORPUS, ROOT, SEED, SHIPPED, restore_sigint
 
 from newstag.model.pipeline import PipelineError, tag_records
 from newstag.model.reader import Failure, read_articles
@@ -74,7 +74,8 @@ def test_ctrl_c_stops_workers_and_leaves_no_output(tmp_path):
     exe = ROOT / ".venv" / "bin" / "newstag"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "newstag.cli"]
     proc = subprocess.Popen(cmd + ["predict", str(CORPUS / "corpus.jsonl"), "--jobs", "2", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=restore_sigint)
     # wait until results are being written (the whole file takes minutes)
     deadline = time.monotonic() + 120
     while not any(f.stat().st_size for f in tmp_path.glob(".tags.jsonl.*")):

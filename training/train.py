@@ -51,7 +51,7 @@ class TrainSettings:
     tokenizer : {"jieba", "rjieba"}, default "rjieba"
     seed : int, default 0
     n_jobs : int, default -1
-        Threads for fitting (results do not depend on it).
+        Worker processes for fitting (results do not depend on it).
     prune : float, default 0.01
         Weights smaller than this in absolute value are stored as zero.
     rules : bool, default True
@@ -139,35 +139,43 @@ def _label_matrix(gold: list[list[str]], labels: list[str]) -> np.ndarray:
     return Y
 
 
-def _fit_linear(X, Y: np.ndarray, s: TrainSettings) -> tuple[np.ndarray, np.ndarray]:
-    """One logistic regression per column of ``Y``; returns ``(W, b)``."""
+def _fit_columns(X, Y: np.ndarray, C: float, class_weight, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic regressions for the columns of ``Y``, one after another."""
     from sklearn.linear_model import LogisticRegression
 
-    from joblib import Parallel, delayed
-
-    # liblinear wants sorted float64 CSR; convert once here, or each thread
-    # would convert (and sort indices of) the shared matrix concurrently
-    X = X.astype(np.float64).tocsr()
-    X.sort_indices()
-    X.sum_duplicates()
-
-    def one(y):
-        if y.min() == y.max():  # a fold without positives: never fire
-            return np.zeros(X.shape[1]), -10.0
-        # dual liblinear: much faster than the primal when features outnumber articles
-        clf = LogisticRegression(C=s.C, class_weight=s.class_weight, solver="liblinear", dual=True,
-                                 tol=1e-3, max_iter=1000, random_state=s.seed)
-        clf.fit(X, y)
-        return clf.coef_[0], clf.intercept_[0]
-
-    # liblinear releases the GIL, so threads use every core without copying X
-    fitted = Parallel(n_jobs=s.n_jobs, prefer="threads")(delayed(one)(Y[:, j]) for j in range(Y.shape[1]))
     W = np.zeros((X.shape[1], Y.shape[1]), dtype=np.float32)
     b = np.zeros(Y.shape[1], dtype=np.float32)
-    for j, (w, c) in enumerate(fitted):
-        W[:, j] = w
-        b[j] = c
+    for j in range(Y.shape[1]):
+        y = Y[:, j]
+        if y.min() == y.max():  # a fold without positives: never fire
+            b[j] = -10.0
+            continue
+        # dual liblinear: much faster than the primal when features outnumber articles
+        clf = LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", dual=True,
+                                 tol=1e-3, max_iter=1000, random_state=seed)
+        clf.fit(X, y)
+        W[:, j] = clf.coef_[0]
+        b[j] = clf.intercept_[0]
     return W, b
+
+
+def _fit_linear(X, Y: np.ndarray, s: TrainSettings) -> tuple[np.ndarray, np.ndarray]:
+    """One logistic regression per column of ``Y``; returns ``(W, b)``.
+
+    Columns are split across ``n_jobs`` worker *processes*: liblinear seeds a
+    process-global C random generator, so threads would interleave its draws
+    and the same data could give different models.
+    """
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    X = X.astype(np.float64).tocsr()  # liblinear's input format, converted once
+    X.sort_indices()
+    n = min(effective_n_jobs(s.n_jobs), Y.shape[1])
+    if n <= 1:
+        return _fit_columns(X, Y, s.C, s.class_weight, s.seed)
+    chunks = np.array_split(np.arange(Y.shape[1]), n)
+    parts = Parallel(n_jobs=n)(delayed(_fit_columns)(X, Y[:, c], s.C, s.class_weight, s.seed) for c in chunks)
+    return np.hstack([w for w, _ in parts]), np.concatenate([b for _, b in parts])
 
 
 def _sigmoid(z):
