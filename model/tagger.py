@@ -24,6 +24,7 @@ import numpy as np
 
 from .features import Featurizer
 from .labels import SETS, LabelSet
+from .normalise import normalise
 
 
 @dataclass
@@ -156,8 +157,10 @@ class Tagger:
         vecs = self.vectors(title, text)
         scores = self.scores(title, text)
         tags = self.decide(scores)
+        norm = normalise(f"{title}\n{text}")
         out = {}
         for name, m in self.models.items():
+            evidence = m.label_set.term_hits(norm)
             given = [lab for lab, _ in tags[name]]
             missed = [m.labels[j] for j in np.argsort(-scores[name]) if m.labels[j] not in given][:1]
             rows = []
@@ -175,6 +178,9 @@ class Tagger:
                     "passage": best,
                     "terms": [{"term": names[ids[k]], "weight": round(float(contrib[k]), 4)} for k in order
                               if contrib[k] != 0],
+                    # the label's own taxonomy terms found in the article: what the
+                    # tax: feature (and a rule label) counted
+                    "evidence": dict(evidence.get(lab, {}).most_common()),
                 })
             out[name] = rows
         return out

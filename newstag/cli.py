@@ -490,6 +490,9 @@ def explain(
                        + (f", passage {row['passage']}" if row["passage"] else ""))
             for t in row["terms"]:
                 typer.echo(f"      {t['weight']:+.3f}  {t['term']}")
+            if row["evidence"]:
+                typer.echo("      taxonomy terms in the article: "
+                           + ", ".join(f"{term}×{n}" for term, n in row["evidence"].items()))
 
 
 # ------------------------------------------------------------------------- info

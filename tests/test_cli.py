@@ -116,6 +116,22 @@ def test_explain_names_terms_for_given_labels(cli):
     assert all(row["score"] >= row["threshold"] for row in given if row["label"] != "人工智能")
 
 
+def test_explain_shows_which_taxonomy_evidence_fired_on_a_tech_media_article(cli):
+    from newstag.model.normalise import normalise
+
+    article = sorted((CORPUS / "other").glob("*.txt"))[3]
+    data = json.loads(cli("explain", article, "--json").stdout)
+    text = normalise(article.read_text(encoding="utf-8"))
+    rows = [row for name in ("industries", "technologies") for row in data[name] if row["status"] == "given"]
+    with_evidence = [row for row in rows if row["evidence"]]
+    assert with_evidence, "a tech-media article should fire on taxonomy terms"
+    for row in with_evidence:
+        for term, n in row["evidence"].items():
+            assert n >= 1 and text.count(term) >= n, (row["label"], term)
+    plain = cli("explain", article).stdout
+    assert "taxonomy terms in the article:" in plain
+
+
 def test_help_of_every_verb_shows_an_example(cli):
     for verb in ("labels", "train", "evaluate", "predict", "explain", "info"):
         r = cli(verb, "--help")
