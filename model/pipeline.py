@@ -85,6 +85,14 @@ def _init_worker(model_path: str, options: dict) -> None:
     # Ctrl-C goes to the whole process group: the parent handles it (and
     # terminates the pool); a worker dying mid-chunk would only hang the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        # N workers on N cores: BLAS threads inside each would only fight over the
+        # same cores (and spin): ~20 % more throughput at --jobs 2 with one each
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # threadpoolctl comes with scikit-learn; without it, BLAS defaults
+        pass
     from . import load
 
     _WORKER["options"] = options
