@@ -32,6 +32,7 @@ where a single process does the work. ``--out`` replaces only the
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -336,16 +337,22 @@ def main(argv: list[str] | None = None) -> int:
     if not model.is_file():
         ap.error(f"{model}: model not found")
 
-    r: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "load": [os.getloadavg()[0]], "model": os.path.relpath(model, ROOT),
+    r: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "load": [os.getloadavg()[0]],
+               "model": os.path.relpath(model, ROOT) if model.is_relative_to(ROOT) else str(model),
                "command": "python benchmarks/speed.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     sys.path.insert(0, str(ROOT))
     from newstag.model.bundle import load_bundle
 
-    r["tokenizer"] = load_bundle(model)[0].get("tokenizer", "?")
     articles = load_articles(shared)
     r["n_corpus"] = len(articles)
     with tempfile.TemporaryDirectory(prefix="newstag-speed-") as tmp:
         tmp = Path(tmp)
+        # every row uses this copy, so a model rebuilt meanwhile cannot mix into the run
+        data = model.read_bytes()
+        r["model"] += f" sha256 {hashlib.sha256(data).hexdigest()[:12]}"
+        model = tmp / "model.joblib"
+        model.write_bytes(data)
+        r["tokenizer"] = load_bundle(model)[0].get("tokenizer", "?")
         texts = sample(articles, args.sample_mb)
         say(f"baseline: jieba / rjieba on {args.sample_mb} MB")
         r["tok"] = tokenizer_rates(texts)
