@@ -18,6 +18,7 @@ Decision rules, applied in this order:
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,7 +119,10 @@ class Tagger:
                     if parent != lab:
                         own = float(p[m.labels.index(parent)]) if parent in m.labels else 0.0
                         chosen[parent] = max(chosen.get(parent, 0.0), own, chosen[lab])
-            ranked = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))
+            # a parent scores at least as high as its child; at a tie it ranks
+            # first, so cutting the list at top_k never keeps a child without it
+            implied = {par for lab in chosen for par in m.label_set.close([lab]) if par != lab}
+            ranked = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0] not in implied, kv[0]))
             if top_k is not None:
                 ranked = ranked[:top_k]
             out[name] = [(lab, round(s, 4)) for lab, s in ranked]
@@ -180,7 +184,7 @@ class Tagger:
                               if contrib[k] != 0],
                     # the label's own taxonomy terms found in the article: what the
                     # tax: feature (and a rule label) counted
-                    "evidence": dict(evidence.get(lab, {}).most_common()),
+                    "evidence": dict(Counter(evidence.get(lab, {})).most_common()),
                 })
             out[name] = rows
         return out

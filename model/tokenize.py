@@ -20,6 +20,7 @@ BACKENDS = ("jieba", "rjieba")
 # A token is kept if it has a CJK ideograph or a latin letter; punctuation,
 # whitespace and bare numbers carry no topic.
 _KEEP = re.compile(r"[\u4e00-\u9fffa-z]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _STOP = frozenset(
     "的 了 和 是 在 也 与 及 等 对 将 为 这 那 就 都 而 并 又 从 到 向 被 把 让 给 于 以 之 其 "
     "中 上 下 个 年 月 日 我们 他们 一个 一些 这个 这些 那些 以及 已经 进行 表示 记者 目前 "
@@ -73,7 +74,10 @@ class Tokenizer:
         self._tag = None
 
     def _init(self):
-        words = [w for w in self.user_words if not re.search(r"\s", w)]
+        # Only terms with a CJK character: latin runs are kept whole by the
+        # segmenter anyway, while a latin alias in the dictionary cuts product
+        # names apart (seedance → se|eda|nce makes "eda" fire 半导体).
+        words = [w for w in self.user_words if not re.search(r"\s", w) and _CJK.search(w)]
         if self.backend == "jieba":
             import jieba
 

@@ -71,3 +71,16 @@ def test_labels_verb_reports_mapping_and_unmapped(cli, tmp_path):
     data = json.loads(cli("labels", SEED, p, "--json").stdout)
     assert data["technologies"]["unmapped"] == ["时空折叠术"]
     assert data["industries"]["counts"]["芯片市场"] == 2
+
+
+def test_latin_product_names_are_not_cut_into_taxonomy_terms():
+    """"eda" (chip design software) is a 半导体 alias; it must not fire inside "seedance"."""
+    from newstag import load
+
+    tagger = load()
+    text = "字节跳动发布视频生成模型Seedance 2.0，OpenAI也更新了视频模型。" * 3
+    explained = tagger.explain("Seedance 2.0发布", text)
+    evidence = {row["label"]: row["evidence"] for name in explained for row in explained[name]}
+    assert "eda" not in evidence.get("半导体", {})
+    tokens = tagger.featurizer.tokenizer("seedance 2.0与openai的模型")
+    assert "seedance" in tokens and "openai" in tokens
