@@ -242,19 +242,7 @@ def render(kw_rows: list[dict], sm_rows: list[dict], cost: dict, data: dict, mod
     return "\n".join(out) + "\n"
 
 
-def write_section(path: str | Path, heading: str, body: str) -> None:
-    """Replace (or append) the ``heading`` section of a markdown file, leaving the others alone."""
-    from newstag.model.bundle import atomic_write_bytes
-
-    path = Path(path)
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    block = f"{heading}\n\n{body.rstrip()}\n"
-    pattern = re.compile(rf"^{re.escape(heading)}[ \t]*\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda m: block + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    atomic_write_bytes(path, text.encode("utf-8"))
+from results_md import write_section  # noqa: E402  (one writer for every benchmark's section)
 
 
 def main(argv: list[str] | None = None) -> int:

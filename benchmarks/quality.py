@@ -118,14 +118,7 @@ def jieba_words(title: str, text: str) -> list[str]:
     return [t for t in jieba.lcut(f"{title}\n{text}") if t.strip()]
 
 
-def _matrix(gold: list[list[str]], labels: list[str]) -> np.ndarray:
-    index = {lab: j for j, lab in enumerate(labels)}
-    Y = np.zeros((len(gold), len(labels)), dtype=np.int8)
-    for i, g in enumerate(gold):
-        for lab in g:
-            if lab in index:
-                Y[i, index[lab]] = 1
-    return Y
+from newstag.training.train import _label_matrix as _matrix  # noqa: E402
 
 
 def _score(name: str, data, pred: list[list[str]]) -> dict:
@@ -495,24 +488,7 @@ def report(rows: list[dict], argv: list[str], shared: str | Path = DEFAULT_SHARE
     return "\n".join(out) + "\n"
 
 
-def write_section(path: str | Path, heading: str, body: str) -> None:
-    """Replace (or append) the ``heading`` section of a markdown file, leaving the others alone.
-
-    A section runs from its ``## `` heading line to the next ``## `` heading.
-    The file is re-read right before writing, as other tools own other sections.
-    """
-    from newstag.model.bundle import atomic_write_bytes
-
-    path = Path(path)
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    block = f"{heading}\n\n{body.rstrip()}\n"
-    pattern = re.compile(rf"^{re.escape(heading)}[ \t]*\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda m: block + "\n", text, count=1)
-        text = text.rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    atomic_write_bytes(path, text.encode("utf-8"))
+from results_md import write_section  # noqa: E402  (one writer for every benchmark's section)
 
 
 def main(argv: list[str] | None = None) -> int:
