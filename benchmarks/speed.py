@@ -35,7 +35,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -297,24 +296,6 @@ def targets(r: dict) -> list[tuple[str, bool]]:
     return out
 
 
-def write_section(path: Path, heading: str, body: str) -> None:
-    """Replace (or append) the ``heading`` section of a markdown file; other sections stay.
-
-    A section runs from its ``## `` heading line to the next ``## `` heading. The
-    file is re-read right before writing, since other benchmarks write other sections.
-    """
-    from newstag.model.bundle import atomic_write_bytes
-
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    block = f"{heading}\n\n{body.rstrip()}\n"
-    pattern = re.compile(rf"^{re.escape(heading)}[ \t]*\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda m: block + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 # ---------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -402,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     table = render(r)
     print(table)
     if args.out:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from results_md import write_section  # one writer for every benchmark's section
+
         write_section(Path(args.out), "## Speed", table)
         say(f"wrote the '## Speed' section of {args.out}")
     return 0
