@@ -39,7 +39,7 @@ def tagger_from_bundle(meta: dict, arrays: dict[str, np.ndarray], source: str = 
                 continue
             models[name] = LabelModel(
                 labels=list(meta["labels"][name]),
-                W=arrays[f"W.{name}"],
+                W=arrays[f"W.{name}"].astype(np.float32),  # stored as float16; converted once, not per article
                 b=arrays[f"b.{name}"].astype(np.float32),
                 thresholds=arrays[f"thresholds.{name}"].astype(np.float32),
                 label_set=taxonomy[name],

@@ -17,9 +17,11 @@ matrix for training. Only NumPy is needed at tagging time.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 
@@ -86,7 +88,10 @@ def char_grams(text: str, sizes: tuple[int, ...]) -> list[str]:
     out: list[str] = []
     for run in _CJK_RUN.findall(text):
         for n in sizes:
-            out.extend(run[i:i + n] for i in range(len(run) - n + 1))
+            if n == 2:  # the common case, with the loop in C
+                out.extend(map(operator.add, run, run[1:]))
+            else:
+                out.extend(run[i:i + n] for i in range(len(run) - n + 1))
     return out
 
 
@@ -140,7 +145,7 @@ class Featurizer:
         """Count tokens, n-grams and taxonomy hits of one (title, body) pair."""
         s = self.settings
         title_n, body_n = normalise(title), normalise(text)
-        words = Counter(self.tokenizer(body_n))
+        words = self.tokenizer.content_counts(body_n)
         chars = Counter(char_grams(body_n, s.char_ngrams)) if s.char_ngrams else Counter()
         if title_n and s.title_weight:
             for tok in self.tokenizer(title_n):
@@ -223,23 +228,28 @@ class Featurizer:
     def vector(self, a: Analysed) -> tuple[np.ndarray, np.ndarray]:
         """Sparse vector ``(ids, values)`` of one analysed text."""
         s = self.settings
-        ids: list[int] = []
-        vals: list[float] = []
+        ids: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
         for counts, vocab, weight in ((a.words, self.words, s.word_weight), (a.chars, self.chars, s.char_weight)):
-            block_ids = [vocab[t] for t in counts if t in vocab]
-            if not block_ids:
+            if not counts:
                 continue
-            tf = np.fromiter((counts[t] for t in counts if t in vocab), np.float32, len(block_ids))
+            # lookups with the loops in C: -1 marks an out-of-vocabulary token
+            found = np.fromiter(map(vocab.get, counts, repeat(-1)), np.int64, len(counts))
+            keep = found >= 0
+            if not keep.any():
+                continue
+            block_ids = found[keep]
+            tf = np.fromiter(counts.values(), np.float32, len(counts))[keep]
             v = (1 + np.log(tf)) * self.idf[block_ids]
             v *= weight / np.linalg.norm(v)
-            ids.extend(block_ids)
-            vals.extend(v.tolist())
+            ids.append(block_ids)
+            vals.append(v)
         base = len(self.words) + len(self.chars)
-        for j, x in enumerate(a.evidence):
-            if x:
-                ids.append(base + j)
-                vals.append(x * s.evidence_weight)
-        return np.asarray(ids, np.int32), np.asarray(vals, np.float32)
+        ev = np.asarray(a.evidence, np.float32)
+        nz = np.flatnonzero(ev)
+        ids.append(base + nz)
+        vals.append(ev[nz] * s.evidence_weight)
+        return np.concatenate(ids).astype(np.int32), np.concatenate(vals).astype(np.float32)
 
     def matrix(self, docs: list[Analysed]):
         """CSR matrix (n_docs × n_features) for training."""

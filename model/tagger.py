@@ -40,7 +40,7 @@ class LabelModel:
     fallback_ratio: float = 0.0
 
     def logits(self, ids: np.ndarray, vals: np.ndarray) -> np.ndarray:
-        return vals @ self.W[ids].astype(np.float32) + self.b
+        return vals @ self.W[ids] + self.b
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -174,7 +174,7 @@ class Tagger:
                 j = m.labels.index(lab)
                 best = int(np.argmax([m.logits(i, v)[j] for i, v in vecs]))
                 ids, vals = vecs[best]
-                contrib = vals * m.W[ids, j].astype(np.float32)
+                contrib = vals * m.W[ids, j]
                 order = np.argsort(-np.abs(contrib))[:n_terms]
                 rows.append({
                     "label": lab, "status": status, "score": round(float(scores[name][j]), 4),

@@ -12,6 +12,8 @@ import importlib.util
 import logging
 import re
 import sys
+from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -128,4 +130,19 @@ class Tokenizer:
         """Content tokens of normalised text: no punctuation, numbers or stopwords."""
         if self._cut is None:
             self._init()
-        return [t for t in self._cut(text) if t not in _STOP and _KEEP.search(t) and not t.isspace()]
+        return [t for t in self._cut(text) if is_content(t)]
+
+    def content_counts(self, text: str) -> Counter:
+        """``Counter(self(text))``, but each distinct token is judged once, not each occurrence."""
+        if self._cut is None:
+            self._init()
+        counts = Counter(self._cut(text))
+        for t in [t for t in counts if not is_content(t)]:
+            del counts[t]
+        return counts
+
+
+@lru_cache(maxsize=1 << 18)
+def is_content(token: str) -> bool:
+    """A token that can carry a topic: has a CJK ideograph or a latin letter, is no stopword."""
+    return token not in _STOP and bool(_KEEP.search(token)) and not token.isspace()
