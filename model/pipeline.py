@@ -20,6 +20,7 @@ only when one of these is used.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import itertools
@@ -119,6 +120,10 @@ def _tag_in_pool(records, model_path, jobs: int, options: dict, chunk_size: int)
         # normal end: let workers exit; error, Ctrl-C or an abandoned generator: stop them now
         pool.close() if done else pool.terminate()
         pool.join()
+        # free the pool's queues now rather than at some later collection: only then are
+        # their semaphores released, and a caller may leave through os._exit (`| head`)
+        del pool
+        gc.collect()
 
 
 # ------------------------------------------------------------------ Dask

@@ -432,6 +432,7 @@ def predict(
         interrupted = True
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): stop quietly, as Unix tools do
+        results.close()  # os._exit skips `finally`: stop --jobs workers before they write to a dead pipe
         sys.stderr.close()
         os._exit(0 if not failed else 1)
     except OSError as exc:  # stdout on a full disk, a closed descriptor, ...

@@ -95,3 +95,26 @@ def test_ctrl_c_stops_workers_and_leaves_no_output(tmp_path):
         time.sleep(0.1)
     else:
         pytest.fail("worker processes outlived the interrupted run")
+
+
+def test_reader_going_away_stops_workers_quietly():
+    """`newstag predict big.jsonl --jobs 2 | head -1`: exit 0, no worker tracebacks."""
+    exe = ROOT / ".venv" / "bin" / "newstag"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "newstag.cli"]
+    proc = subprocess.Popen(cmd + ["predict", str(CORPUS / "corpus.jsonl"), "--jobs", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    first = json.loads(proc.stdout.readline())
+    proc.stdout.close()  # what `head -1` does after its line
+    proc.stdout = None
+    _, err = proc.communicate(timeout=120)
+    assert first["source"].endswith("corpus.jsonl:1")
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "leaked" not in err, err
+    for _ in range(50):
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("worker processes outlived the run")
