@@ -47,12 +47,15 @@ class PipelineError(RuntimeError):
 
 
 def tag_record(tagger, rec: Record, top_k: int | None = None, min_score: float | None = None,
-               with_text: bool = False, explain: bool = False) -> dict:
-    """One input record → one output dict (a failure passes through as an error record)."""
+               with_text: bool = False, explain: bool = False, labels_only: bool = False) -> dict:
+    """One input record → one output dict (a failure passes through as an error record).
+
+    ``labels_only`` skips keywords and the summary (about three times faster)."""
     if isinstance(rec, Failure):
         return error_record(rec)
     try:
-        pred = tagger.predict_one(rec.title, rec.text, top_k=top_k, min_score=min_score)
+        pred = tagger.predict_one(rec.title, rec.text, top_k=top_k, min_score=min_score,
+                                  keywords=not labels_only, summary=not labels_only)
     except Exception as exc:  # one bad article must not stop a batch
         return error_record(Failure(rec.id, rec.source, f"{rec.source}: tagging failed ({type(exc).__name__}: {exc})"))
     out = result_record(rec, pred)
@@ -212,7 +215,8 @@ def _tag_on_dask(records, model_path, address: str, options: dict, chunk_size: i
 # ------------------------------------------------------------------ entry points
 def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Path | None = None, jobs: int = 1,
                 top_k: int | None = None, min_score: float | None = None, with_text: bool = False,
-                explain: bool = False, chunk_size: int = 64, dask: str | None = None) -> Iterator[dict]:
+                explain: bool = False, labels_only: bool = False, chunk_size: int = 64,
+                dask: str | None = None) -> Iterator[dict]:
     """Tag ``records`` (:class:`Article` or :class:`Failure`) and yield output dicts in input order.
 
     Parameters
@@ -230,7 +234,8 @@ def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Pat
 
     Raises :class:`PipelineError` when workers cannot run at all.
     """
-    options = {"top_k": top_k, "min_score": min_score, "with_text": with_text, "explain": explain}
+    options = {"top_k": top_k, "min_score": min_score, "with_text": with_text, "explain": explain,
+               "labels_only": labels_only}
     if dask:
         if model_path is None:
             raise ValueError("dask needs model_path")

@@ -362,6 +362,7 @@ def predict(
     errors: Optional[str] = typer.Option(None, "--errors", help="Also write error records (JSONL) to this file."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first input that fails."),
     explain_: bool = typer.Option(False, "--explain", help="Add, per label, the terms that pushed its score (jsonl)."),
+    labels_only: bool = typer.Option(False, "--labels-only", help="Skip keywords and summary: about 3x faster."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary line."),
 ):
     """Tag articles: one result (or error record) per input article, in input order.
@@ -405,7 +406,8 @@ def predict(
     tagged = failed = 0
     records = read_articles(paths)
     results = tag_records(records, tagger=tagger if jobs == 1 else None, model_path=model, jobs=jobs, dask=dask,
-                          top_k=top_k, min_score=min_score, with_text=fmt == "seed", explain=explain_)
+                          top_k=top_k, min_score=min_score, with_text=fmt == "seed", explain=explain_,
+                          labels_only=labels_only)
     interrupted = False
     try:
         with _output(out) as stream, _progress(None, "tagging", quiet) as bar:

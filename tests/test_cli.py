@@ -141,3 +141,13 @@ def test_help_of_every_verb_shows_an_example(cli):
 def test_info_prints_the_model_card(cli):
     meta = json.loads(cli("info", SHIPPED).stdout)
     assert meta["labels"]["industries"] and meta["data"]["fingerprint"]
+
+
+def test_labels_only_gives_the_same_labels_without_keywords_or_summary(cli):
+    files = sorted((CORPUS / "other").glob("*.txt"))[:4]
+    full = _jsonl(cli("predict", *files).stdout)
+    fast = _jsonl(cli("predict", *files, "--labels-only").stdout)
+    assert [(r["id"], r["industries"], r["technologies"]) for r in fast] == \
+           [(r["id"], r["industries"], r["technologies"]) for r in full]
+    assert all(r["keywords"] == [] and r["summary"] == [] for r in fast)
+    assert all(r["keywords"] and r["summary"] for r in full)
