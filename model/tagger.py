@@ -194,9 +194,5 @@ class Tagger:
             self._names = self.featurizer.feature_names()
         return self._names
 
-    @property
-    def label_sets(self) -> dict[str, list[str]]:
-        return {name: list(m.labels) for name, m in self.models.items()}
-
 
 __all__ = ["Tagger", "Prediction", "LabelModel", "SETS"]

@@ -87,14 +87,7 @@ def test_ctrl_c_stops_workers_and_leaves_no_output(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".tags.jsonl.*"))
-    for _ in range(50):  # workers and the fork server go with it
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("worker processes outlived the interrupted run")
+    _assert_group_ends(proc, "worker processes outlived the interrupted run")  # fork server too
 
 
 def test_reader_going_away_stops_workers_quietly():
@@ -110,11 +103,16 @@ def test_reader_going_away_stops_workers_quietly():
     assert first["source"].endswith("corpus.jsonl:1")
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "leaked" not in err, err
-    for _ in range(50):
+    _assert_group_ends(proc, "worker processes outlived the run")
+
+
+def _assert_group_ends(proc: subprocess.Popen, message: str, seconds: float = 5) -> None:
+    """Fail unless every process of ``proc``'s session (its workers) is gone within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
             os.killpg(proc.pid, 0)
         except ProcessLookupError:
-            break
+            return
         time.sleep(0.1)
-    else:
-        pytest.fail("worker processes outlived the run")
+    pytest.fail(message)
