@@ -68,8 +68,9 @@ def tagger_from_bundle(meta: dict, arrays: dict[str, np.ndarray], source: str = 
         default_idf = float(featurizer.idf.max()) if len(featurizer.idf) else 10.0
     taxonomy_terms = {normalise(t) for t in taxonomy.all_terms()}
     keyword_extractor = KeywordExtractor(tokenizer, idf, default_idf, taxonomy_terms,
-                                         top_k=int(kw.get("top_k", 5)), keyness=keyness)
-    summariser = Summariser(tokenizer, idf, default_idf, keywords=keyword_extractor)
+                                         top_k=int(kw.get("top_k", 5)), keyness=keyness,
+                                         lexicon=featurizer.lexicon)
+    summariser = Summariser(tokenizer, idf, default_idf, keywords=keyword_extractor, lexicon=featurizer.lexicon)
     return Tagger(featurizer, models, meta, keyword_extractor, summariser)
 
 

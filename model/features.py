@@ -25,9 +25,9 @@ from itertools import repeat
 
 import numpy as np
 
+from .document import Document, Lexicon, content_column
 from .labels import SETS, Taxonomy
-from .normalise import normalise, paragraphs
-from .tokenize import Tokenizer
+from .tokenize import Tokenizer, is_content
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
@@ -95,6 +95,52 @@ def char_grams(text: str, sizes: tuple[int, ...]) -> list[str]:
     return out
 
 
+_EMPTY = np.zeros(0, np.int64)
+# 1 + log(tf) for the usual term frequencies (whole multiples of 1 up to 4095):
+# a table lookup gives the same bits whatever the batch (NumPy's vectorised
+# log may differ in the last bit between its SIMD body and scalar tail)
+_LOG_TF = (1 + np.log(np.maximum(np.arange(4096, dtype=np.float32), 1))).astype(np.float32)
+
+
+def _log_tf(tf: np.ndarray) -> np.ndarray:
+    whole = (tf == np.round(tf)) & (tf < len(_LOG_TF))
+    if whole.all():
+        return _LOG_TF[tf.astype(np.int64)]
+    out = np.empty(len(tf), np.float32)
+    out[whole] = _LOG_TF[tf[whole].astype(np.int64)]
+    out[~whole] = [1 + math.log(x) for x in tf[~whole].tolist()]
+    return out
+
+
+class _BigramTable:
+    """CJK bigram → column, as a dense table over the characters the vocabulary
+    uses (about 2,100 first × 2,100 second characters, ~18 MB of int32):
+    looking a whole text's bigrams up is then three array indexings."""
+
+    def __init__(self, chars: dict[str, int]):
+        firsts = sorted({g[0] for g in chars})
+        seconds = sorted({g[1] for g in chars})
+        self.first = np.full(0x9FFF - 0x4E00 + 1, -1, np.int64)
+        self.second = np.full(0x9FFF - 0x4E00 + 1, -1, np.int64)
+        self.first[[ord(c) - 0x4E00 for c in firsts]] = np.arange(len(firsts))
+        self.second[[ord(c) - 0x4E00 for c in seconds]] = np.arange(len(seconds))
+        self.width = len(seconds)
+        self.table = np.full(len(firsts) * len(seconds), -1, np.int32)
+        keys = [self.first[ord(g[0]) - 0x4E00] * self.width + self.second[ord(g[1]) - 0x4E00] for g in chars]
+        self.table[keys] = list(chars.values())
+
+    def lookup(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        u = np.frombuffer(text.encode("utf-32-le"), np.uint32).astype(np.int64) - 0x4E00
+        cjk = (u >= 0) & (u <= 0x9FFF - 0x4E00)
+        pos = np.flatnonzero(cjk[:-1] & cjk[1:])
+        a, b = self.first[u[pos]], self.second[u[pos + 1]]
+        known = (a >= 0) & (b >= 0)
+        pos = pos[known]
+        cols = self.table[a[known] * self.width + b[known]]
+        hit = cols >= 0
+        return cols[hit].astype(np.int64), pos[hit]
+
+
 @dataclass
 class Analysed:
     """Intermediate per-text counts, before vocabulary lookup."""
@@ -141,17 +187,53 @@ class Featurizer:
         return names
 
     # ------------------------------------------------------------ analysis
-    def analyse(self, title: str, text: str) -> Analysed:
-        """Count tokens, n-grams and taxonomy hits of one (title, body) pair."""
+    @property
+    def lexicon(self) -> Lexicon:
+        """The lexicon documents are encoded with (built on first use, with this
+        featurizer's columns; the keyword extractor and summariser add theirs)."""
+        lex = self.__dict__.get("_lexicon")
+        if lex is None:
+            lex = self.__dict__["_lexicon"] = Lexicon(self.tokenizer)
+            lex.add_column("content", content_column, bool, False)
+            lex.add_column("feat.word", self._word_column, np.int64, -1)
+            lex.add_column("feat.term", self._term_column, np.int64, -1)
+        return lex
+
+    def __getstate__(self):
+        # the lexicon is a per-process cache, rebuilt where it is needed
+        state = dict(self.__dict__)
+        for key in ("_lexicon", "_term_cols", "_term_list", "_char_lookup", "_targets"):
+            state.pop(key, None)
+        return state
+
+    def _word_column(self, word: str, flag: str) -> int:
+        return self.words.get(word, -1) if is_content(word) else -1
+
+    def _term_column(self, word: str, flag: str) -> int:
+        # index of the word in _term_columns() (-1: no taxonomy term)
+        if getattr(self, "_term_list", None) is None:
+            self._term_list = {t: i for i, t in enumerate(self._term_columns())}
+        return self._term_list.get(word, -1) if is_content(word) else -1
+
+    def document(self, title: str, text: str) -> Document:
+        """``title`` and ``text`` segmented once (see :class:`.document.Document`)."""
+        return self.lexicon.document(title, text)
+
+    def analyse(self, title: str, text: str | None = None) -> Analysed:
+        """Count tokens, n-grams and taxonomy hits of one (title, body) pair
+        (or of a :class:`Document` passed alone); the string-keyed form that
+        :meth:`fit` needs."""
+        doc = title if isinstance(title, Document) else self.document(title, text)
         s = self.settings
-        title_n, body_n = normalise(title), normalise(text)
-        words = self.tokenizer.content_counts(body_n)
-        chars = Counter(char_grams(body_n, s.char_ngrams)) if s.char_ngrams else Counter()
-        if title_n and s.title_weight:
-            for tok in self.tokenizer(title_n):
-                words[tok] += s.title_weight
+        content = doc.lexicon.column("content")
+        words = Counter(w for w, keep in zip(doc.body_words, content[doc.body_ids]) if keep)
+        chars = Counter(char_grams(doc.body_f, s.char_ngrams)) if s.char_ngrams else Counter()
+        if doc.title_f and s.title_weight:
+            for w, keep in zip(doc.title_words, content[doc.title_ids]):
+                if keep:
+                    words[w] += s.title_weight
             if s.char_ngrams:
-                for g in char_grams(title_n, s.char_ngrams):
+                for g in char_grams(doc.title_f, s.char_ngrams):
                     chars[g] += s.title_weight
         # Taxonomy terms are in the tokeniser's dictionary, so counting them on
         # tokens is as good as substring search and far cheaper than a regex.
@@ -160,11 +242,21 @@ class Featurizer:
         for t in words.keys() & term_cols.keys():
             for j in term_cols[t]:
                 counts[j] += words[t]
+        return Analysed(words, chars, self._evidence(counts, len(doc.body_f)))
+
+    def _evidence_values(self, counts: list[float], lengths: list[int]) -> list[float]:
+        """``_evidence`` of single counts, each with its text's length, times evidence_weight."""
+        s = self.settings
+        ref, alpha, w = s.evidence_reference_chars, s.evidence_length_norm, s.evidence_weight
+        return [math.log1p(n / max(1.0, length / ref) ** alpha) * w for n, length in zip(counts, lengths)]
+
+    def _evidence(self, counts, length: int) -> list[float]:
         # Hit counts grow with length while annotators label what an article is
         # mostly about: dividing by (length / reference)^alpha keeps a passing
         # mention in a long analysis from counting like a short story's focus.
-        scale = max(1.0, len(body_n) / s.evidence_reference_chars) ** s.evidence_length_norm
-        return Analysed(words, chars, [math.log1p(n / scale) for n in counts])
+        s = self.settings
+        scale = max(1.0, length / s.evidence_reference_chars) ** s.evidence_length_norm
+        return [math.log1p(n / scale) for n in counts]
 
     def _term_columns(self) -> dict[str, tuple[int, ...]]:
         """Taxonomy term → evidence columns of the labels it names (cached)."""
@@ -177,27 +269,24 @@ class Featurizer:
             self._term_cols = {t: tuple(v) for t, v in cols.items()}
         return self._term_cols
 
-    def passages(self, title: str, text: str) -> list[str]:
-        """Bodies of the passages a long article is scored on ([] for short ones)."""
+    def passage_ids(self, doc: Document, positions: np.ndarray) -> np.ndarray | None:
+        """Passage number of each body offset in ``positions``; None for an article
+        too short to be cut (at most ``2 * window_chars``).
+
+        Passages are runs of whole sentences: a sentence belongs to passage
+        ``start // window_chars``, and a last passage shorter than a third
+        of a window joins the one before.
+        """
         size = self.settings.window_chars
-        if len(text) <= 2 * size:
-            return []
-        out, cur = [], ""
-        for para in paragraphs(text):
-            while len(para) > 2 * size:  # a wall of text: cut it at sentence ends
-                cut = max(para.rfind("。", 0, size + size // 2), size)
-                out.append((cur + para[: cut + 1]).strip())
-                cur, para = "", para[cut + 1:]
-            if len(cur) + len(para) > size and cur:
-                out.append(cur.strip())
-                cur = ""
-            cur += para + "\n"
-        if cur.strip():
-            if out and len(cur) < size // 3:
-                out[-1] += "\n" + cur.strip()
-            else:
-                out.append(cur.strip())
-        return out
+        if len(doc.body_f) <= 2 * size:
+            return None
+        starts = doc.pieces[:, 0]
+        passage = starts // size
+        last = passage[-1]
+        first_of_last = starts[np.searchsorted(passage, last)]
+        if last > 0 and len(doc.body_f) - first_of_last < size // 3:
+            passage[passage == last] = passage[passage < last].max()
+        return passage[np.searchsorted(starts, positions, side="right") - 1]
 
     # ------------------------------------------------------------ fitting
     def fit(self, docs: list[Analysed], extra_df: Counter | None = None, extra_n: int = 0) -> "Featurizer":
@@ -251,6 +340,111 @@ class Featurizer:
         vals.append(ev[nz] * s.evidence_weight)
         return np.concatenate(ids).astype(np.int32), np.concatenate(vals).astype(np.float32)
 
+    def vectors(self, doc: Document) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Sparse vectors ``(ids, values)`` of the whole article, then of each
+        passage of a long one (the rows of :meth:`rows` for one document)."""
+        return self.rows([doc]).vectors(0)
+
+    def rows(self, docs: list[Document]) -> "FeatureRows":
+        """Feature rows of a batch of documents: per document its whole-article
+        row, then one per passage of a long article.
+
+        Values equal ``vector(analyse(doc))`` (the training path) for the
+        whole-article rows; they are computed from token ids with NumPy, over
+        the whole batch at once. A row's values depend on its own document
+        only, never on the rest of the batch.
+        """
+        s = self.settings
+        if s.char_ngrams not in ((), (2,)):  # other n-gram sizes: the string path
+            return FeatureRows.from_vectors(self, [[self.vector(self.analyse(d))] for d in docs])
+        n = len(docs)
+        lex = docs[0].lexicon if n else self.lexicon
+        word_col, term_col = lex.column("feat.word"), lex.column("feat.term")
+        window = s.window_chars
+        # rows: one per document, plus its passages
+        passages = [self.passage_ids(d, d.pieces[:, 0]) if len(d.body_f) > 2 * window else None for d in docs]
+        n_rows = np.asarray([1 if p is None else 1 + len(np.unique(p)) for p in passages], np.int64)
+        first = np.concatenate([[0], np.cumsum(n_rows)[:-1]]).astype(np.int64)
+        row_doc = np.repeat(np.arange(n), n_rows)
+        row_len = np.zeros(int(n_rows.sum()), np.int64)
+        row_len[first] = [len(d.body_f) for d in docs]
+        title_w = np.asarray([float(s.title_weight) if d.title_f else 0.0 for d in docs])
+
+        def tokens(ids_of):
+            lens = np.fromiter((len(ids_of(d)) for d in docs), np.int64, n)
+            ids = np.concatenate([ids_of(d) for d in docs]) if n else np.zeros(0, np.int64)
+            return ids, np.repeat(np.arange(n), lens)
+
+        t_ids, t_doc = tokens(lambda d: d.title_ids)
+        b_ids, b_doc = tokens(lambda d: d.body_ids)
+        t_chars, _, t_cdoc = self._bigram_batch([d.title_f for d in docs])
+        b_chars, b_cpos, b_cdoc = self._bigram_batch([d.body_f for d in docs])
+        t_words, b_words = word_col[t_ids], word_col[b_ids]
+        t_terms, b_terms = term_col[t_ids], term_col[b_ids]
+        tw_keep, bw_keep, tt_keep, bt_keep = t_words >= 0, b_words >= 0, t_terms >= 0, b_terms >= 0
+        # whole-article entries: (row, column or term, weight)
+        cols = [t_words[tw_keep], t_chars, b_words[bw_keep], b_chars]
+        docs_of = [t_doc[tw_keep], t_cdoc, b_doc[bw_keep], b_cdoc]
+        rows = [first[d] for d in docs_of]
+        weights = [title_w[docs_of[0]], title_w[docs_of[1]], np.ones(len(cols[2])), np.ones(len(cols[3]))]
+        terms = [t_terms[tt_keep], b_terms[bt_keep]]
+        term_rows = [first[t_doc[tt_keep]], first[b_doc[bt_keep]]]
+        term_w = [title_w[t_doc[tt_keep]], np.ones(len(terms[1]))]
+        # passages of long articles: the title again, and the body entries inside
+        for i in [i for i, p in enumerate(passages) if p is not None]:
+            doc, piece_passage = docs[i], passages[i]
+            labels = np.unique(piece_passage)
+            bounds = np.append(doc.pieces[:, 0], len(doc.body_f))
+            for k, p in enumerate(labels.tolist()):
+                inside = np.flatnonzero(piece_passage == p)
+                row_len[first[i] + 1 + k] = bounds[inside[-1] + 1] - bounds[inside[0]]
+            starts = doc.starts
+            w_in, c_in = bw_keep & (b_doc == i), b_cdoc == i
+            tt_in, bt_in = tt_keep & (t_doc == i), bt_keep & (b_doc == i)
+            t_in = tw_keep & (t_doc == i)
+            t_cols = np.concatenate([t_words[t_in], t_chars[t_cdoc == i]])
+            body_cols = np.concatenate([b_words[w_in], b_chars[c_in]])
+            body_pos = np.concatenate([starts[w_in[b_doc == i]], b_cpos[c_in]])
+            body_row = first[i] + 1 + np.searchsorted(labels, self.passage_ids(doc, body_pos))
+            term_pos = starts[bt_in[b_doc == i]]
+            term_row = first[i] + 1 + np.searchsorted(labels, self.passage_ids(doc, term_pos))
+            p_rows = first[i] + 1 + np.arange(len(labels))
+            cols += [np.tile(t_cols, len(labels)), body_cols]
+            rows += [np.repeat(p_rows, len(t_cols)), body_row]
+            weights += [np.full(len(t_cols) * len(labels), title_w[i]), np.ones(len(body_cols))]
+            t_t = t_terms[tt_in]
+            terms += [np.tile(t_t, len(labels)), b_terms[bt_in]]
+            term_rows += [np.repeat(p_rows, len(t_t)), term_row]
+            term_w += [np.full(len(t_t) * len(labels), title_w[i]), np.ones(int(bt_in.sum()))]
+        return FeatureRows(self, row_doc, row_len, np.concatenate(rows), np.concatenate(cols),
+                           np.concatenate(weights), np.concatenate(term_rows), np.concatenate(terms),
+                           np.concatenate(term_w))
+
+    def _bigram_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bigram columns of several texts at once: ``(columns, offset in its text, text index)``."""
+        if not texts:
+            return _EMPTY, _EMPTY, _EMPTY
+        # joined by line breaks, which no bigram crosses
+        cols, pos = self._bigram_columns("\n".join(texts))
+        ends = np.cumsum([len(t) + 1 for t in texts])
+        which = np.searchsorted(ends, pos, side="right")
+        return cols, pos - (ends[which] - np.asarray([len(t) + 1 for t in texts])[which]), which
+
+    def _bigram_columns(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Columns of the in-vocabulary CJK bigrams of ``text`` and their offsets."""
+        if not self.settings.char_ngrams or len(text) < 2 or not self.chars:
+            return _EMPTY, _EMPTY
+        table = self.__dict__.get("_char_lookup")
+        if table is None:
+            table = self.__dict__["_char_lookup"] = _BigramTable(self.chars)
+        return table.lookup(text)
+
+    def _term_targets(self) -> list[tuple[int, ...]]:
+        targets = self.__dict__.get("_targets")
+        if targets is None:
+            targets = self.__dict__["_targets"] = list(self._term_columns().values())
+        return targets
+
     def matrix(self, docs: list[Analysed]):
         """CSR matrix (n_docs × n_features) for training."""
         from scipy import sparse
@@ -267,3 +461,96 @@ class Featurizer:
              np.asarray(indptr)),
             shape=(len(docs), self.n_features),
         )
+
+
+class FeatureRows:
+    """Feature rows of a batch (see :meth:`Featurizer.rows`).
+
+    ``row_doc`` (n_rows,): the document of each row; ``rows``, ``cols``,
+    ``vals``: the non-zero features as ``(row, column, value)`` triples sorted by
+    row, then column; ``starts[r]``: where row ``r``'s triples begin.
+    """
+
+    def __init__(self, f: Featurizer, row_doc, row_len, rows, cols, weights, term_rows, terms, term_w):
+        s = f.settings
+        n_rows = len(row_doc)
+        self.row_doc = row_doc
+        self.base = len(f.words) + len(f.chars)
+        n_feat = self.base
+        # term frequencies per (row, column): title entries weigh title_weight
+        keys = rows * n_feat + cols
+        keep = weights > 0
+        uniq, inv = np.unique(keys[keep], return_inverse=True)
+        tf = np.bincount(inv, weights=weights[keep]).astype(np.float32)
+        rows, cols = uniq // n_feat, uniq % n_feat
+        v = _log_tf(tf) * f.idf[cols]
+        # words, then bigrams: each block of each row L2-normalised on its own
+        block = rows * 2 + (cols >= len(f.words))
+        ss = np.bincount(block, weights=v * v, minlength=2 * n_rows)
+        v = v / np.sqrt(ss[block]).astype(np.float32)
+        v *= np.where(cols >= len(f.words), s.char_weight, s.word_weight).astype(np.float32)
+        # taxonomy evidence: term hits → the labels' columns, per row
+        targets = f._term_targets()
+        n_ev = len(f.evidence_labels)
+        ev_rows, ev_cols, ev_vals = _EMPTY, _EMPTY, np.zeros(0, np.float32)
+        keep = term_w > 0
+        if keep.any():
+            lens = np.asarray([len(t) for t in targets], np.int64)
+            flat = np.asarray([j for t in targets for j in t], np.int64)
+            offsets = np.cumsum(lens) - lens
+            t, r, w = terms[keep], term_rows[keep], term_w[keep]
+            reps = lens[t]  # a term names one or more labels: one count for each
+            within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+            key = np.repeat(r, reps) * n_ev + flat[np.repeat(offsets[t], reps) + within]
+            ukey, inv = np.unique(key, return_inverse=True)
+            counts = np.bincount(inv, weights=np.repeat(w, reps))
+            ev_rows, ev_cols = ukey // n_ev, self.base + ukey % n_ev
+            ev_vals = np.asarray(f._evidence_values(counts.tolist(), row_len[ev_rows].tolist()), np.float32)
+        # one sorted list of (row, column, value): words, bigrams, evidence
+        order = np.argsort(np.concatenate([rows, ev_rows]), kind="stable")
+        self.rows = np.concatenate([rows, ev_rows])[order]
+        self.cols = np.concatenate([cols, ev_cols])[order]
+        self.vals = np.concatenate([v.astype(np.float32), ev_vals])[order]
+        self.starts = np.searchsorted(self.rows, np.arange(n_rows + 1))
+
+    @classmethod
+    def from_vectors(cls, f: Featurizer, per_doc: list[list[tuple[np.ndarray, np.ndarray]]]) -> "FeatureRows":
+        """Rows built from ready ``(ids, values)`` vectors (the string path)."""
+        self = cls.__new__(cls)
+        self.base = len(f.words) + len(f.chars)
+        vecs = [v for d in per_doc for v in d]
+        self.row_doc = np.repeat(np.arange(len(per_doc)), [len(d) for d in per_doc])
+        rows, cols, vals = [], [], []
+        for r, (ids, v) in enumerate(vecs):
+            order = np.argsort(ids, kind="stable")
+            rows.append(np.full(len(ids), r))
+            cols.append(ids[order])
+            vals.append(v[order])
+        self.rows = np.concatenate(rows).astype(np.int64) if rows else _EMPTY
+        self.cols = np.concatenate(cols).astype(np.int64) if cols else _EMPTY
+        self.vals = np.concatenate(vals).astype(np.float32) if vals else np.zeros(0, np.float32)
+        self.starts = np.searchsorted(self.rows, np.arange(len(vecs) + 1))
+        return self
+
+    def logits(self, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``(n_rows, n_labels)`` = rows @ W + b.
+
+        Each row is summed on its own, term by term in column order (no BLAS,
+        whose blocking depends on the batch), so a document's logits are the
+        same bit for bit in any batch: ``--jobs``, chunk sizes and Dask
+        partitions cannot change a label.
+        """
+        Z = np.zeros((len(self.row_doc), W.shape[1]), np.float32)
+        if len(self.vals):
+            contrib = self.vals[:, None] * W[self.cols]
+            nonempty = np.flatnonzero(self.starts[1:] > self.starts[:-1])
+            Z[nonempty] = np.add.reduceat(contrib, self.starts[nonempty], axis=0)
+        return Z + b
+
+    def vectors(self, doc: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(ids, values)`` of each row of document ``doc``."""
+        out = []
+        for r in np.flatnonzero(self.row_doc == doc).tolist():
+            lo, hi = self.starts[r], self.starts[r + 1]
+            out.append((self.cols[lo:hi].astype(np.int32), self.vals[lo:hi].copy()))
+        return out

@@ -32,7 +32,7 @@ from collections import Counter
 
 import numpy as np
 
-from .normalise import normalise
+from .document import Document, Lexicon
 
 _WORDLIKE = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z][a-z0-9\-+.]{1,}|[a-z0-9]*[\u4e00-\u9fff][\u4e00-\u9fffa-z0-9]+)$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -60,28 +60,6 @@ _STOP = frozenset(
     "人次 万元 亿元 同比 记者会 发布会 新闻发布会 一批 一系列 亮点 特点 成果 任务 要求 措施 工程 "
     "经济 社会 人民 群众 高质量 新质 生产力 体系 机制 平台 服务 市场 产品 技术 科技 创新 合作".split()
 )
-
-
-def _variants(ch: str) -> str:
-    # the spellings NFKC + lower-casing fold into ``ch``: itself, upper case, full width
-    out = {ch, ch.upper()}
-    if "!" <= ch <= "~":
-        out |= {chr(ord(c) + 0xFEE0) for c in set(out) if "!" <= c <= "~"}
-    return "[" + "".join(re.escape(c) for c in sorted(out)) + "]" if len(out) > 1 else re.escape(ch)
-
-
-def surface(term: str, *texts: str) -> str:
-    """``term`` (normalised) as spelt in the first of ``texts`` that contains it
-    (case and full-width forms as written there), else ``term``."""
-    for text in texts:
-        if term in text:
-            return term
-    pattern = re.compile("".join(_variants(c) for c in term))
-    for text in texts:
-        m = pattern.search(text)
-        if m:
-            return m.group(0)
-    return term
 
 
 class KeywordExtractor:
@@ -125,7 +103,8 @@ class KeywordExtractor:
                  top_k: int = 5, title_weight: float = 3.0, taxonomy_boost: float = 1.0,
                  textrank_weight: float = 0.5, method: str = "tfidf", min_k: int = 3,
                  compounds: bool = True, window: int = 5, pos_weight: dict | None = None,
-                 expand_share: float = 0.8, keyness: dict | None = None, keyness_weight: float = 0.3):
+                 expand_share: float = 0.8, keyness: dict | None = None, keyness_weight: float = 0.3,
+                 lexicon: Lexicon | None = None):
         if not 1 <= top_k <= 20:
             raise ValueError("top_k must be between 1 and 20")
         if method not in ("tfidf", "textrank"):
@@ -140,18 +119,26 @@ class KeywordExtractor:
         self.taxonomy_boost = taxonomy_boost
         self.textrank_weight = textrank_weight
         self.method = method
-        self.compounds = compounds
+        self.compounds_on = compounds
         self.window = window
         self.pos_weight = POS_WEIGHT if pos_weight is None else pos_weight
         self.expand_share = expand_share
         self.keyness = keyness or {}
         self.keyness_weight = keyness_weight
+        self.lexicon = lexicon
         self._tag = None
         self._last = None
 
     def __getstate__(self):
         # the POS tagger is rebuilt in each worker process rather than pickled
         return {**self.__dict__, "_tag": None, "_last": None}
+
+    def __copy__(self):
+        # a copy (other settings) shares the lexicon but not the last answer
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._last = None
+        return new
 
     # ------------------------------------------------------------ tagging
     def tag(self, text: str) -> list[tuple[str, str]]:
@@ -160,142 +147,213 @@ class KeywordExtractor:
             self._tag = pos_tagger(self.tokenizer)
         return self._tag(text)
 
-    # ------------------------------------------------------------ candidates
     def _idf(self, term: str) -> float:
         return self.idf.get(term, self.default_idf)
 
-    def candidates(self, title: str, text: str) -> tuple[dict[str, dict], list[str], Counter]:
-        """Candidates of one article.
+    # ------------------------------------------------------------ per-word columns
+    def _columns(self, lexicon: Lexicon) -> str:
+        return lexicon.columns_of(self, {
+            "cand": (self._is_candidate, bool, False),
+            "score": (self._word_score, np.float64, 0.0),
+            "idf": (lambda w, f: self._idf(w), np.float64, 0.0),
+            "compound": (lambda w, f: f in _COMPOUND_POS and bool(w.strip()), bool, False),
+            "serial": (lambda w, f: _SERIAL.match(w) is not None, bool, False),
+        })
 
-        Returns ``(cands, seq, runs)``: normalised candidate → ``{"tf", "idf",
-        "title", "pos", "parts"}``; the body's kept words in order (for
-        TextRank); and how often each noun compound (a tuple of words) occurs.
+    def _is_candidate(self, word: str, flag: str) -> bool:
+        return word in self.taxonomy_terms or (
+            flag in NOUN_POS and word not in _STOP and _WORDLIKE.match(word) is not None)
+
+    def _word_score(self, word: str, flag: str) -> float:
+        """Everything of a candidate's score that depends on the word alone."""
+        return self._prior(self._idf(word), flag, word in self.taxonomy_terms, [word])
+
+    def _prior(self, idf: float, flag: str, taxonomy: bool, parts) -> float:
+        s = idf * self.pos_weight.get(flag, 1.0)
+        if taxonomy:
+            s *= self.taxonomy_boost
+        if self.keyness:
+            s *= max(self.keyness.get(p, 1.0) for p in parts) ** self.keyness_weight
+        return s
+
+    # ------------------------------------------------------------ candidates
+    def document(self, title: str, text: str) -> Document:
+        """``title``/``text`` segmented with this extractor's lexicon."""
+        if self.lexicon is None:
+            self.lexicon = Lexicon(self.tokenizer)
+        return self.lexicon.document(title, text)
+
+    def scored(self, title, text: str | None = None) -> list[tuple[str, float]]:
+        """All candidates (normalised) with their scores, best first."""
+        doc = title if isinstance(title, Document) else self.document(title, text)
+        return self._scored(doc)[0]
+
+    def _scored(self, doc: Document):
+        """``(ranked, tf)``: ``(term, score)`` best first, and each term's weighted count.
+
+        Single words are scored with array operations over the document's token
+        ids; 《书名》 and “quoted” spans, a handful per article, one by one.
         """
-        title_n, body_n = normalise(title), normalise(text)
-        cands: dict[str, dict] = {}
-        seq: list[str] = []
-        runs: Counter = Counter()
-
-        def add(term: str, idf: float, in_title: bool, flag: str, parts=None, weight: float = 1.0):
-            c = cands.get(term)
-            if c is None:
-                c = cands[term] = {"tf": 0.0, "idf": idf, "title": False, "pos": flag, "parts": parts or [term]}
-            c["tf"] += self.title_weight * weight if in_title else weight
-            c["title"] |= in_title
-
-        for in_title, text_n in ((True, title_n), (False, body_n)):
-            run: list[str] = []
-            for word, flag in (self.tag(text_n) if text_n else []) + [("", "x")]:
-                if word in self.taxonomy_terms or (
-                        flag in NOUN_POS and word not in _STOP and _WORDLIKE.match(word) is not None):
-                    add(word, self._idf(word), in_title, flag)
-                    if not in_title:
-                        seq.append(word)
-                if flag in _COMPOUND_POS and word.strip() or (run and _SERIAL.match(word)):
-                    run.append(word)
-                    continue
-                if len(run) >= 2:
-                    self._count_runs(run, runs, self.title_weight if in_title else 1)
-                run = []
-            # 《书名》 and “quoted” names: candidates of their own, counted as substrings
+        lex = doc.lexicon
+        col = self._columns(lex)
+        cand = lex.column(col + ".cand")
+        t_ids, b_ids = doc.title_ids[cand[doc.title_ids]], doc.body_ids[cand[doc.body_ids]]
+        ids = np.concatenate([t_ids, b_ids])
+        uniq, inv = np.unique(ids, return_inverse=True)
+        weights = np.concatenate([np.full(len(t_ids), self.title_weight), np.ones(len(b_ids))])
+        tf = np.bincount(inv, weights=weights, minlength=len(uniq))
+        in_title = np.zeros(len(uniq), bool)
+        in_title[inv[: len(t_ids)]] = True
+        centrality = np.zeros(len(uniq))
+        use_tr = self.textrank_weight or self.method == "textrank"
+        if use_tr and len(b_ids) >= 2:
+            centrality = self._textrank(inv[len(t_ids):], len(uniq))
+        words = [lex.words[i] for i in uniq.tolist()]
+        if self.method == "textrank":
+            score = (centrality + in_title) * lex.column(col + ".idf")[uniq]
+        else:
+            score = (1 + np.log(tf)) * lex.column(col + ".score")[uniq] * (1 + self.textrank_weight * centrality)
+        ranked = list(zip(words, score.tolist()))
+        tfs = dict(zip(words, tf.tolist()))
+        rank_of = dict(zip(words, centrality.tolist()))
+        # 《书名》 and “quoted” names: candidates of their own, counted as substrings
+        for text_n in (doc.title_f, doc.body_f):
             for m in _QUOTED.finditer(text_n):
                 span = next(g for g in m.groups() if g)
-                if _SPAN_OK.match(span) and _CJK.search(span) and span not in cands:
-                    parts = [w for w, _ in self.tag(span)]
-                    idf = max(self._idf(p) for p in parts)
-                    tf = body_n.count(span) + self.title_weight * title_n.count(span)
-                    add(span, idf, span in title_n, "nz", parts, weight=0.0)
-                    cands[span]["tf"] = tf
-        return cands, seq, runs
+                if not (_SPAN_OK.match(span) and _CJK.search(span)) or span in tfs:
+                    continue
+                parts = [w for w, _ in self.tag(span)]
+                idf = max(self._idf(p) for p in parts)
+                n = doc.body_f.count(span) + self.title_weight * doc.title_f.count(span)
+                tfs[span] = n
+                c = max((rank_of.get(p, 0.0) for p in parts), default=0.0)
+                if self.method == "textrank":
+                    sc = (c + (span in doc.title_f)) * idf
+                else:
+                    sc = (1 + math.log(n)) * self._prior(idf, "nz", span in self.taxonomy_terms, parts) \
+                        * (1 + self.textrank_weight * c)
+                ranked.append((span, sc))
+        ranked.sort(key=lambda kv: (-kv[1], kv[0]))
+        return ranked, tfs
 
-    @staticmethod
-    def _count_runs(run: list[str], runs: Counter, weight: float) -> None:
-        # every contiguous stretch of 2–4 words (at most 12 characters) of a noun run
-        for i in range(len(run)):
-            for j in range(i + 2, min(i + 4, len(run)) + 1):
-                parts = tuple(run[i:j])
-                if len("".join(parts)) <= 12 and not _SERIAL.match(parts[0]):
-                    runs[parts] += weight
-
-    def expand(self, term: str, tf: float, runs: Counter) -> str:
-        """The compound ``term`` mostly occurs in (天问 → 天问二号), or ``term`` itself.
-
-        A compound replaces its word when it accounts for at least
-        ``expand_share`` of the word's occurrences, and occurs twice or more.
-        """
-        best, best_n = term, 0.0
-        for parts, n in runs.items():
-            if term in parts and n >= 2 and n >= self.expand_share * tf:
-                joined = "".join(parts)
-                if (n, len(joined)) > (best_n, len(best)):
-                    best, best_n = joined, n
-        return best
-
-    # ------------------------------------------------------------ scoring
-    def _textrank(self, seq: list[str]) -> dict[str, float]:
-        """PageRank over co-occurrence within ``window`` words (jieba's TextRank), scaled to max 1."""
-        if len(seq) < 2:
-            return {}
-        index: dict[str, int] = {}
-        ids = np.fromiter((index.setdefault(w, len(index)) for w in seq), np.int64, len(seq))
-        n = len(index)
+    def _textrank(self, seq: np.ndarray, n: int) -> np.ndarray:
+        """PageRank over co-occurrence of ``seq`` (node ids ``0..n-1``) within
+        ``window`` words (jieba's TextRank), scaled to max 1."""
         src, dst = [], []
         for d in range(1, self.window):
-            a, b = ids[:-d], ids[d:]
+            a, b = seq[:-d], seq[d:]
             keep = a != b
             src += [a[keep], b[keep]]
             dst += [b[keep], a[keep]]
         src, dst = np.concatenate(src), np.concatenate(dst)
         if not len(src):
-            return {}
+            return np.zeros(n)
         # each edge occurrence carries weight 1; a node spreads its rank over its edges
         out_deg = np.bincount(src, minlength=n).astype(np.float64)
         rank = np.ones(n)
         for _ in range(10):
             share = rank / np.maximum(out_deg, 1)
             rank = 0.15 + 0.85 * np.bincount(dst, weights=share[src], minlength=n)
-        rank /= rank.max()
-        return dict(zip(index, rank.tolist()))
+        rank[np.bincount(seq, minlength=n) == 0] = 0.0  # title-only words are not in the graph
+        return rank / max(rank.max(), 1e-12)
 
-    def scored(self, title: str, text: str) -> list[tuple[str, float]]:
-        """All candidates (normalised) with their scores, best first."""
-        return self._scored(*self.candidates(title, text))[0]
+    # ------------------------------------------------------------ compounds
+    def compounds(self, doc: Document, term: str) -> list[tuple[str, float]]:
+        """The noun compounds (2–4 words, at most 12 characters) that contain the
+        word ``term``, with their weighted counts, in order of first occurrence."""
+        wid = doc.lexicon.ids.get(term)
+        if wid is None:
+            return []
+        counts: dict[tuple, list] = {}
+        for src, (words, serial, run_of, runs, where) in enumerate(self._runs(doc)):
+            if wid not in where:
+                continue
+            weight = self.title_weight if src == 0 else 1.0
+            seen = set()
+            for p in where[wid]:
+                a, b = runs[run_of[p]]
+                for i in range(max(a, p - 3), p + 1):
+                    if serial[i]:
+                        continue
+                    for j in range(max(i + 2, p + 1), min(i + 4, b) + 1):
+                        if (i, j) in seen:
+                            continue
+                        seen.add((i, j))
+                        parts = tuple(words[i:j])
+                        if len("".join(parts)) <= 12:
+                            entry = counts.get(parts)
+                            if entry is None:
+                                counts[parts] = [(src, i, j), weight]
+                            else:
+                                entry[0] = min(entry[0], (src, i, j))
+                                entry[1] += weight
+        ordered = sorted(counts.items(), key=lambda kv: kv[1][0])
+        return [("".join(parts), n) for parts, (_, n) in ordered]
 
-    def _scored(self, cands: dict, seq: list[str], runs: Counter):
-        tr = self._textrank(seq) if (self.textrank_weight or self.method == "textrank") else {}
+    def _runs(self, doc: Document) -> list[tuple]:
+        """Per title and body: words, ids, serial flags, each token's noun run
+        (-1: none) and the runs' ``(start, end)`` (runs of 2 words or more; cached)."""
+        cache = doc.cache.get(("runs", id(self)))
+        if cache is not None:
+            return cache
+        col = self._columns(doc.lexicon)
+        compound, serial_col = doc.lexicon.column(col + ".compound"), doc.lexicon.column(col + ".serial")
         out = []
-        for term, c in cands.items():
-            centrality = max((tr.get(p, 0.0) for p in c["parts"]), default=0.0)
-            if self.method == "textrank":
-                s = (centrality + (1.0 if c["title"] else 0.0)) * c["idf"]
-            else:
-                s = (1 + math.log(c["tf"])) * c["idf"] * (1 + self.textrank_weight * centrality)
-            if term in self.taxonomy_terms:
-                s *= self.taxonomy_boost
-            s *= self.pos_weight.get(c["pos"], 1.0)
-            if self.keyness:
-                s *= max(self.keyness.get(p, 1.0) for p in c["parts"]) ** self.keyness_weight
-            out.append((term, s))
-        out.sort(key=lambda kv: (-kv[1], kv[0]))
-        return out, cands, runs
+        for words, ids in ((doc.title_words, doc.title_ids), (doc.body_words, doc.body_ids)):
+            comp, serial = compound[ids], serial_col[ids]
+            in_run = comp
+            for _ in range(2):  # a serial number (二号) continues a run, never starts one
+                in_run = comp | (serial & np.concatenate([[False], in_run[:-1]]))
+            edges = np.diff(np.concatenate([[0], in_run.astype(np.int8), [0]]))
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            long = ends - starts >= 2
+            starts, ends = starts[long], ends[long]
+            pos = np.flatnonzero(in_run)
+            run = np.searchsorted(starts, pos, side="right") - 1
+            inside = (run >= 0) & (pos < ends[np.maximum(run, 0)]) if len(starts) else run >= len(run)
+            pos, run = pos[inside].tolist(), run[inside].tolist()
+            where: dict[int, list[int]] = {}  # word id → its positions inside runs
+            for p, i in zip(pos, ids[pos].tolist()):
+                where.setdefault(i, []).append(p)
+            out.append((words, serial.tolist(), dict(zip(pos, run)), list(zip(starts.tolist(), ends.tolist())),
+                        where))
+        doc.cache[("runs", id(self))] = out
+        return out
 
+    def expand(self, doc: Document, term: str, tf: float) -> str:
+        """The compound ``term`` mostly occurs in (天问 → 天问二号), or ``term`` itself.
+
+        A compound replaces its word when it accounts for at least
+        ``expand_share`` of the word's occurrences, and occurs twice or more.
+        """
+        best, best_n = term, 0.0
+        for joined, n in self.compounds(doc, term):
+            if n >= 2 and n >= self.expand_share * tf and (n, len(joined)) > (best_n, len(best)):
+                best, best_n = joined, n
+        return best
+
+    # ------------------------------------------------------------ keywords
     def __call__(self, title: str, text: str) -> list[str]:
+        return self.extract(self.document(title, text))
+
+    def extract(self, doc: Document) -> list[str]:
+        """Keywords of a segmented article (see :class:`.document.Document`)."""
         # the summariser asks for the same article's keywords (its topics) right
         # after the tagger did: answer the repeat from the last call
         last = self._last
-        if last is not None and last[0] == title and last[1] == text:
-            return list(last[2])
-        out = self._extract(title, text)
-        self._last = (title, text, out)
+        if last is not None and last[0] is doc:
+            return list(last[1])
+        out = self._extract(doc)
+        self._last = (doc, out)
         return list(out)
 
-    def _extract(self, title: str, text: str) -> list[str]:
-        ranked, cands, runs = self._scored(*self.candidates(title, text))
+    def _extract(self, doc: Document) -> list[str]:
+        ranked, tfs = self._scored(doc)
         chosen: list[str] = []
         merged: list[str] = []
         for term, _ in ranked:
-            if self.compounds:
-                term = self.expand(term, cands[term]["tf"], runs)
+            if self.compounds_on:
+                term = self.expand(doc, term, tfs[term])
             # overlapping terms are merged: the first (better-scored) one stands
             if any(term in c or c in term for c in chosen):
                 merged.append(term)
@@ -309,7 +367,19 @@ class KeywordExtractor:
                 break
             if term not in chosen:
                 chosen.append(term)
-        return [surface(t, text, title) for t in chosen]
+        return [surface_in(doc, t) for t in chosen]
+
+
+def surface_in(doc: Document, term: str) -> str:
+    """``term`` (normalised) as spelt where it first occurs in the body, else the title.
+
+    Folding keeps offsets, so the original spelling is the same slice of the
+    original text; a term found in neither (a normalised quote) comes back as is."""
+    for folded, original in ((doc.body_f, doc.text), (doc.title_f, doc.title)):
+        at = folded.find(term)
+        if at >= 0:
+            return original[at: at + len(term)]
+    return term
 
 
 def pos_tagger(tokenizer):

@@ -66,6 +66,32 @@ def tag_record(tagger, rec: Record, top_k: int | None = None, min_score: float |
     return out
 
 
+def tag_chunk(tagger, records: list[Record], **options) -> list[dict]:
+    """:func:`tag_record` of each record, the articles' labels scored together
+    (the same results, faster); if the batch fails, each article on its own,
+    so one bad article gets an error record and the rest their tags."""
+    articles = [r for r in records if not isinstance(r, Failure)]
+    if not articles or options.get("explain"):
+        return [tag_record(tagger, r, **options) for r in records]
+    labels_only = options.get("labels_only", False)
+    try:
+        preds = iter(tagger.predict_many([(a.title, a.text) for a in articles], top_k=options.get("top_k"),
+                                         min_score=options.get("min_score"), keywords=not labels_only,
+                                         summary=not labels_only))
+    except Exception:  # noqa: BLE001 - find the bad article: one at a time, with error records
+        return [tag_record(tagger, r, **options) for r in records]
+    out = []
+    for rec in records:
+        if isinstance(rec, Failure):
+            out.append(error_record(rec))
+            continue
+        res = result_record(rec, next(preds))
+        if options.get("with_text"):
+            res["_text"] = rec.text
+        out.append(res)
+    return out
+
+
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
     it = iter(records)
     while chunk := list(itertools.islice(it, size)):
@@ -109,7 +135,7 @@ def _init_worker(model_path: str, options: dict) -> None:
 def _tag_chunk(chunk: list[Record]) -> list[dict]:
     if "error" in _WORKER:
         raise PipelineError(_WORKER["error"])
-    return [tag_record(_WORKER["tagger"], r, **_WORKER["options"]) for r in chunk]
+    return tag_chunk(_WORKER["tagger"], chunk, **_WORKER["options"])
 
 
 def _tag_in_pool(records, model_path, jobs: int, options: dict, chunk_size: int) -> Iterator[dict]:
@@ -161,7 +187,7 @@ def _tagger_for(key: str, model) -> object:
 
 def _dask_tag_chunk(chunk: list[Record], key: str, model: bytes, options: dict) -> list[dict]:
     tagger = _tagger_for(key, model)
-    return [tag_record(tagger, r, **options) for r in chunk]
+    return tag_chunk(tagger, chunk, **options)
 
 
 def _check_reachable(address: str) -> None:
@@ -245,7 +271,8 @@ def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Pat
             from . import load
 
             tagger = load(model_path)
-        return (tag_record(tagger, rec, **options) for rec in records)
+        # small chunks: output keeps flowing (progress, `| head`) while labels are scored in batches
+        return (res for chunk in _chunks(records, 16) for res in tag_chunk(tagger, chunk, **options))
     if model_path is None:
         raise ValueError("jobs > 1 needs model_path")
     return _tag_in_pool(records, model_path, jobs, options, chunk_size)
@@ -281,13 +308,12 @@ def tag_partition(lines: Iterable, model: str | Path | bytes, top_k: int | None 
     else:
         key = f"path:{os.path.abspath(model)}"
     tagger = _tagger_for(key, model)
-    out = []
+    records = []
     for i, item in enumerate(lines):
         lineno, line = item if isinstance(item, tuple) else (first_line + i, item)
         raw = line.encode("utf-8") if isinstance(line, str) else bytes(line)
-        for rec in iter_jsonl(io.BytesIO(raw), name, start=lineno - 1):
-            out.append(tag_record(tagger, rec, top_k=top_k, min_score=min_score))
-    return out
+        records.extend(iter_jsonl(io.BytesIO(raw), name, start=lineno - 1))
+    return tag_chunk(tagger, records, top_k=top_k, min_score=min_score)
 
 
 __all__ = ["tag_records", "tag_record", "tag_partition", "PipelineError", "Article"]

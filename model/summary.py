@@ -33,15 +33,16 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections import Counter
 
 import numpy as np
 
+from .document import MIN_SENTENCE, SENTENCE_END, Document, Lexicon
 from .normalise import normalise
-from .tokenize import _KEEP, _STOP
+from .tokenize import is_content
 
-# a sentence ends after 。！？； (and a closing quote right after it stays with it)
-_SENT_END = re.compile(r"(?<=[。！？!?；;])(?![”’」』\"])|(?<=[。！？!?；;][”’」』\"])|\n+|\u3000\u3000+")
+_DIGIT = re.compile(r"\d")
 _FACT = re.compile(r"\d+(?:\.\d+)?(?:%|万|亿|千|百)?|《[^》]+》|“[^”]+”")
 _QUOTES = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("（", "）"), ("(", ")"))
 _CLAUSE_END = re.compile(r"(?<=[，；;：:])|(?<=,)(?!\d)")
@@ -57,7 +58,7 @@ _LEAD_IN = re.compile(
 
 def sentences(text: str) -> list[str]:
     """Split text into sentences at 。！？；, line breaks and paragraph indents (≥ 6 characters each)."""
-    return [s.strip() for s in _SENT_END.split(text) if s and len(s.strip()) >= 6]
+    return [s.strip() for s in SENTENCE_END.split(text) if s and len(s.strip()) >= MIN_SENTENCE]
 
 
 def _is_heading(sentence: str) -> bool:
@@ -169,7 +170,7 @@ class Summariser:
     def __init__(self, tokenizer, idf: dict[str, float], default_idf: float, max_points: int = 5,
                  limit: int = 60, keywords=None, title_weight: float = 1.0, position_weight: float = 1.0,
                  redundancy: float = 0.5, topics: bool = True, compress: bool = True, merge: bool = True,
-                 spread: bool = True, fact_weight: float = 1.0):
+                 spread: bool = True, fact_weight: float = 1.0, lexicon: Lexicon | None = None):
         if not 1 <= max_points <= 5:
             raise ValueError("max_points must be between 1 and 5")
         if limit < 20:
@@ -188,68 +189,78 @@ class Summariser:
         self.merge = merge
         self.spread = spread
         self.fact_weight = fact_weight
-        self._keep: dict[str, bool] = {}
+        self.lexicon = lexicon
 
     # ------------------------------------------------------------ scoring
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised TF-IDF rows (n_texts × n_terms) over the texts' own words."""
-        # one segmenter call for all texts (joined by line breaks), not one per sentence
-        joined = normalise("\n".join(t.replace("\n", " ") for t in texts))
-        keep = self._keep
-        if len(keep) > 200_000:  # a cache of token → content word?, bounded
-            keep.clear()
-        vocab: dict[str, int] = {}
-        rows, cols = [], []
-        i = 0
-        for tok in self.tokenizer.raw(joined):
-            if tok == "\n":
-                i += 1
-                continue
-            k = keep.get(tok)
-            if k is None:  # as Tokenizer.__call__: no stopwords, punctuation or bare numbers
-                k = keep[tok] = tok not in _STOP and _KEEP.search(tok) is not None and not tok.isspace()
-            if k:
-                rows.append(i)
-                cols.append(vocab.setdefault(tok, len(vocab)))
-        M = np.zeros((len(texts), max(len(vocab), 1)))
-        if rows:
-            np.add.at(M, (np.asarray(rows[: len(rows)]).clip(max=len(texts) - 1), np.asarray(cols)), 1.0)
-            nz = M > 0
-            M[nz] = 1 + np.log(M[nz])
-            M[:, : len(vocab)] *= np.fromiter((self.idf.get(w, self.default_idf) for w in vocab), np.float64,
-                                              len(vocab))
+    def document(self, title: str, text: str) -> Document:
+        """``title``/``text`` segmented with this summariser's lexicon."""
+        if self.lexicon is None:
+            self.lexicon = Lexicon(self.tokenizer)
+        return self.lexicon.document(title, text)
+
+    def _vectors(self, doc: Document) -> np.ndarray:
+        """L2-normalised TF-IDF rows over the document's own words: one per
+        sentence of ``doc.sentences``, then the title's (``(n + 1) × n_terms``)."""
+        lex = doc.lexicon
+        col = lex.columns_of(self, {"idf": (self._content_idf, np.float64, 0.0)})
+        idf = lex.column(col + ".idf")
+        sents, _ = doc.sentences
+        row = doc.sentence_of_tokens()
+        keep = (row >= 0) & (idf[doc.body_ids] > 0)
+        title_ids = doc.title_ids[idf[doc.title_ids] > 0]
+        ids = np.concatenate([doc.body_ids[keep], title_ids])
+        rows = np.concatenate([row[keep], np.full(len(title_ids), len(sents))])
+        uniq, cols = np.unique(ids, return_inverse=True)
+        n_terms = max(len(uniq), 1)
+        M = np.bincount(rows * n_terms + cols, minlength=(len(sents) + 1) * n_terms).astype(np.float64)
+        M = M.reshape(len(sents) + 1, n_terms)
+        nz = M > 0
+        M[nz] = 1 + np.log(M[nz])
+        M[:, : len(uniq)] *= idf[uniq]
         norms = np.linalg.norm(M, axis=1, keepdims=True)
         return M / np.maximum(norms, 1e-9)
 
-    def scores(self, title: str, sents: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Per sentence its score, and the sentence × sentence cosine matrix."""
-        V = self._vectors(sents + [title or ""])
+    def _content_idf(self, word: str, flag: str) -> float:
+        # as Tokenizer.__call__: no stopwords, punctuation or bare numbers (0)
+        return self.idf.get(word, self.default_idf) if is_content(word) else 0.0
+
+    def scores(self, doc: Document) -> tuple[np.ndarray, np.ndarray]:
+        """Per sentence of ``doc.sentences`` its score, and the sentence × sentence cosine matrix."""
+        sents, _ = doc.sentences
+        V = self._vectors(doc)
         S, t = V[:-1], V[-1]
+        n = len(sents)
         sim = S @ S.T
         np.fill_diagonal(sim, 0.0)
-        # TextRank over the similarity graph (PageRank, damping 0.85)
+        # TextRank over the similarity graph: PageRank (damping 0.85), solved
+        # directly rather than iterated: rank = 0.15 + 0.85 * rank @ P
         P = sim / np.maximum(sim.sum(axis=1), 1e-9)[:, None]
-        rank = np.ones(len(sents))
-        for _ in range(15):
-            rank = 0.15 + 0.85 * (rank @ P)
+        rank = np.linalg.solve(np.eye(n) - 0.85 * P.T, np.full(n, 0.15))
         centrality = rank / max(rank.max(), 1e-9)
-        position = 1.0 / np.sqrt(1.0 + np.arange(len(sents)))
+        position = 1.0 / np.sqrt(1.0 + np.arange(n))
         score = centrality + self.title_weight * (S @ t) + self.position_weight * position
+        _, spans = doc.sentences
         if self.fact_weight:
             # events are told with figures and names: dates, amounts, places, organisations
-            facts = np.asarray([min(len(_FACT.findall(s)), 4) / 4 for s in sents])
+            at = [m.start() for m in _FACT.finditer(doc.text)]
+            which = np.searchsorted(spans[:, 0], at, side="right") - 1
+            inside = (which >= 0) & (np.asarray(at, np.int64) < spans[np.maximum(which, 0), 1])
+            facts = np.minimum(np.bincount(which[inside], minlength=n), 4) / 4
             score = score + self.fact_weight * facts
-        score[[i for i, s in enumerate(sents) if _is_heading(s)]] -= 10.0
+        short = np.flatnonzero(spans[:, 1] - spans[:, 0] < 25)
+        score[[i for i in short.tolist() if _is_heading(sents[i])]] -= 10.0
         return score, sim
 
     # ------------------------------------------------------------ points
-    def select(self, title: str, text: str) -> tuple[list[str], list[int]]:
+    def select(self, doc: Document) -> tuple[list[str], list[int]]:
         """The article's sentences and the indices of the picked ones, in article order."""
-        sents = sentences(text) or ([text.strip()] if text.strip() else [])
+        text = doc.text
+        sents = doc.sentences[0]
         if len(sents) <= 1:
+            sents = sents or ([text.strip()] if text.strip() else [])
             return sents, list(range(len(sents)))
         want = min(self.max_points, n_points(len(text)))
-        score, sim = self.scores(title, sents)
+        score, sim = self.scores(doc)
         if self.spread:
             return sents, self._spread(sents, score, want)
         picked: list[int] = []
@@ -301,17 +312,45 @@ class Summariser:
         info = sum(self.idf.get(w, self.default_idf) for w in set(words))
         return info * (1.5 if re.search(r"\d", clause) else 1.0)
 
+    def _weigher(self, doc: Document, i: int):
+        """:meth:`information` of clauses of sentence ``i``, from the tokens the
+        article was segmented into (no second segmentation)."""
+        sents, spans = doc.sentences
+        sentence, base = sents[i], int(spans[i, 0])
+        starts = doc.starts
+        col = doc.lexicon.columns_of(self, {"idf": (self._content_idf, np.float64, 0.0)})
+        lo, hi = np.searchsorted(starts, [base, base + len(sentence)])
+        ids = doc.body_ids[lo:hi].tolist()
+        idf = doc.lexicon.column(col + ".idf")[doc.body_ids[lo:hi]].tolist()
+        offsets = (starts[lo:hi] - base).tolist()
+        memo: dict[str, float] = {}  # clauses are weighed again for the topic's shorter cut
+
+        def weigh(clause: str) -> float:
+            if clause not in memo:
+                at = sentence.find(clause)
+                if at < 0:  # not verbatim in the sentence (cannot happen with trim's clauses)
+                    memo[clause] = self.information(clause)
+                else:
+                    k0, k1 = bisect_left(offsets, at), bisect_left(offsets, at + len(clause))
+                    info = sum({ids[k]: idf[k] for k in range(k0, k1)}.values())
+                    memo[clause] = info * (1.5 if _DIGIT.search(clause) else 1.0)
+            return memo[clause]
+
+        return weigh
+
     def __call__(self, title: str, text: str) -> list[str]:
-        sents, picked = self.select(title, text)
+        return self.summarise(self.document(title, text))
+
+    def summarise(self, doc: Document) -> list[str]:
+        """Points of a segmented article (see :class:`.document.Document`)."""
+        sents, picked = self.select(doc)
         terms: list[str] = []
         if self.topics and self.keywords is not None and picked:
-            terms = self.keywords(title, text)
-        weigh = None
-        if self.compress:
-            memo: dict[str, float] = {}  # clauses are weighed again for the topic's shorter cut
-            weigh = lambda c: memo[c] if c in memo else memo.setdefault(c, self.information(c))  # noqa: E731
+            extract = getattr(self.keywords, "extract", None)
+            terms = extract(doc) if extract is not None else self.keywords(doc.title, doc.text)
         out, used = [], set()
         for n, i in enumerate(picked, 1):
+            weigh = self._weigher(doc, i) if self.compress else None
             body = self._point(sents, i, picked, self.limit, weigh)
             topic = self._topic(body, terms, used)
             if topic:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .document import Document
 from .features import Featurizer
 from .labels import SETS, LabelSet
 from .normalise import normalise
@@ -71,34 +72,48 @@ class Tagger:
         self.meta = meta
         self.keyword_extractor = keyword_extractor
         self.summariser = summariser
+        self._joint = None
 
     # ------------------------------------------------------------ scoring
-    def vectors(self, title: str, text: str) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Feature vectors of the whole article, then of each passage of a long one."""
-        f = self.featurizer
-        out = [f.vector(f.analyse(title, text))]
-        for passage in f.passages(title, text):
-            out.append(f.vector(f.analyse(title, passage)))
-        return out
+    def document(self, title: str, text: str) -> Document:
+        """The article segmented once, for :meth:`scores` and the keyword and summary steps."""
+        return self.featurizer.document(title, text)
 
-    def scores(self, title: str, text: str) -> dict[str, np.ndarray]:
+    def vectors(self, title, text: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Feature vectors of the whole article, then of each passage of a long one
+        (``title`` may be a :class:`Document` instead of a string)."""
+        doc = title if isinstance(title, Document) else self.document(title, text)
+        return self.featurizer.vectors(doc)
+
+    def scores(self, title, text: str | None = None) -> dict[str, np.ndarray]:
         """Per set, label probabilities, pooled over the whole article and its passages.
 
         ``max`` pooling takes each label's best logit; ``blend`` averages the
         whole-article logit with the best passage's, so a topic confined to one
         passage counts, but less than one that runs through the article.
         """
-        vecs = self.vectors(title, text)
+        doc = title if isinstance(title, Document) else self.document(title, text)
+        return self.scores_many([doc])[0]
+
+    def scores_many(self, docs: list[Document]) -> list[dict[str, np.ndarray]]:
+        """:meth:`scores` of several documents, computed together (the same values)."""
+        if self._joint is None:  # every set's weights side by side: one product for all
+            models = list(self.models.values())
+            self._joint = (np.hstack([m.W for m in models]), np.concatenate([m.b for m in models]),
+                           np.cumsum([len(m.labels) for m in models])[:-1])
+        W, b, splits = self._joint
+        rows = self.featurizer.rows(docs)
+        Z = rows.logits(W, b)
+        first = np.searchsorted(rows.row_doc, np.arange(len(docs) + 1)).tolist()
         blend = self.featurizer.settings.passage_pooling == "blend"
-        out = {}
-        for name, m in self.models.items():
-            z = [m.logits(i, v) for i, v in vecs]
-            if len(z) == 1:
-                out[name] = _sigmoid(z[0])
-            elif blend:
-                out[name] = _sigmoid(np.maximum(z[0], 0.5 * (z[0] + np.max(z[1:], axis=0))))
-            else:
-                out[name] = _sigmoid(np.max(z, axis=0))
+        out = []
+        for i in range(len(docs)):
+            z = Z[first[i]]
+            if first[i + 1] - first[i] > 1:
+                parts = Z[first[i] + 1: first[i + 1]].max(axis=0)
+                z = np.maximum(z, 0.5 * (z + parts)) if blend else np.maximum(z, parts)
+            # one row at a time: the same array shape, so the same bits, in any batch
+            out.append(dict(zip(self.models, np.split(_sigmoid(z), splits))))
         return out
 
     def decide(self, scores: dict[str, np.ndarray], top_k: int | None = None,
@@ -130,36 +145,50 @@ class Tagger:
 
     def predict_one(self, title: str, text: str, *, top_k: int | None = None,
                     min_score: float | None = None, keywords: bool = True, summary: bool = True) -> Prediction:
-        """Tag one article."""
-        sc = self.scores(title, text)
-        tags = self.decide(sc, top_k=top_k, min_score=min_score)
-        pred = Prediction(tags.get("industries", []), tags.get("technologies", []), sc)
-        if keywords and self.keyword_extractor is not None:
-            pred.keywords = self.keyword_extractor(title, text)
-        if summary and self.summariser is not None:
-            pred.summary = self.summariser(title, text)
-        return pred
+        """Tag one article (segmented once for labels, keywords and summary)."""
+        return self.predict_many([(title, text)], top_k=top_k, min_score=min_score,
+                                 keywords=keywords, summary=summary)[0]
+
+    def predict_many(self, pairs, *, top_k: int | None = None, min_score: float | None = None,
+                     keywords: bool = True, summary: bool = True, batch: int = 16) -> list[Prediction]:
+        """Tag ``(title, text)`` pairs; the same results as :meth:`predict_one` on each.
+
+        Label scores are computed ``batch`` articles at a time (NumPy's
+        per-call cost shared out; larger batches fall out of the CPU cache)."""
+        pairs = list(pairs)
+        out: list[Prediction] = []
+        for lo in range(0, len(pairs), batch):
+            docs = [self.document(title, text) for title, text in pairs[lo: lo + batch]]
+            for doc, sc in zip(docs, self.scores_many(docs)):
+                tags = self.decide(sc, top_k=top_k, min_score=min_score)
+                pred = Prediction(tags.get("industries", []), tags.get("technologies", []), sc)
+                if keywords and self.keyword_extractor is not None:
+                    pred.keywords = self.keyword_extractor.extract(doc)
+                if summary and self.summariser is not None:
+                    pred.summary = self.summariser.summarise(doc)
+                out.append(pred)
+        return out
 
     def predict(self, texts, **kwargs) -> list[Prediction]:
         """Tag a list of texts (strings, ``(title, text)`` pairs, or Articles)."""
-        out = []
+        pairs = []
         for t in texts:
             if isinstance(t, str):
-                title, text = "", t
+                pairs.append(("", t))
             elif isinstance(t, tuple):
-                title, text = t
+                pairs.append(t)
             else:
-                title, text = t.title, t.text
-            out.append(self.predict_one(title, text, **kwargs))
-        return out
+                pairs.append((t.title, t.text))
+        return self.predict_many(pairs, **kwargs)
 
     # ------------------------------------------------------------ explaining
     def explain(self, title: str, text: str, n_terms: int = 6) -> dict[str, list[dict]]:
         """Per set, for each given label and the best missed one: the terms that
         pushed its score most (feature value × weight, on the passage that scored best)."""
         names = self._feature_names()
-        vecs = self.vectors(title, text)
-        scores = self.scores(title, text)
+        doc = self.document(title, text)
+        vecs = self.vectors(doc)
+        scores = self.scores(doc)
         tags = self.decide(scores)
         norm = normalise(f"{title}\n{text}")
         out = {}

@@ -126,6 +126,21 @@ class Tokenizer:
             self._init()
         return self._tag(text)
 
+    def flag(self, word: str) -> str:
+        """The part-of-speech flag :meth:`tag` gives ``word`` (a segment of :meth:`raw`).
+
+        rjieba's flag is a function of the word alone (its dictionary tag, or
+        ``eng``/``m``/``x`` by its characters), so tagging the word on its
+        own gives it; a word that does not come back whole (an unknown word
+        found by the HMM in context) gets the flag of its characters.
+        """
+        pairs = self.tag(word)
+        if len(pairs) == 1 and pairs[0][0] == word:
+            return pairs[0][1]
+        if not word.isascii() or not word.isalnum():
+            return "x"
+        return "m" if word.isdigit() else "eng"
+
     def __call__(self, text: str) -> list[str]:
         """Content tokens of normalised text: no punctuation, numbers or stopwords."""
         if self._cut is None:

@@ -1,0 +1,190 @@
+"""One article, analysed once: folded text, tokens, part-of-speech flags, offsets.
+
+Labels, keywords and the summary all read the same :class:`Document`, so an
+article is folded (see :func:`.normalise.fold`) and segmented exactly once
+however many of them run. Tokens are kept as integer ids into a
+:class:`Lexicon`, whose per-word *columns* (is it a content word? its feature
+column? its keyword IDF?) are computed the first time a word is seen in the
+process; after that, per-token work is NumPy indexing, not Python loops.
+
+Because folding keeps every character in place, ``starts[i]`` (the offset of
+token ``i`` in the folded body) is also its offset in the original body.
+"""
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+
+from .normalise import fold
+from .tokenize import Tokenizer, is_content
+
+# a sentence ends after 。！？； (a closing quote right after it stays with it),
+# at a line break or at a paragraph indent
+SENTENCE_END = re.compile(r"(?<=[。！？!?；;])(?![”’」』\"])|(?<=[。！？!?；;][”’」』\"])|\n+|\u3000\u3000+")
+MIN_SENTENCE = 6  # characters; shorter pieces (stray numbers, "图") are no sentences
+
+
+class Lexicon:
+    """Word → integer id, with per-word columns computed once per process.
+
+    A column is ``name → (function(word, flag) -> value, dtype, default)``;
+    consumers add theirs with :meth:`add_column`. ``max_words`` bounds the
+    memory of a long run: past it the lexicon starts afresh (ids are never
+    part of a result, only a way to look columns up, so results do not change).
+    """
+
+    def __init__(self, tokenizer: Tokenizer, max_words: int = 400_000):
+        self.tokenizer = tokenizer
+        self.max_words = max_words
+        self._specs: dict[str, tuple[Callable[[str, str], object], object, object]] = {}
+        self._owners: dict[str, object] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.generation = getattr(self, "generation", -1) + 1
+        self.ids: dict[str, int] = {}
+        self.words: list[str] = []
+        self.flags: list[str] = []
+        self._cols: dict[str, np.ndarray] = {n: np.zeros(0, dt) for n, (_, dt, _) in self._specs.items()}
+
+    def add_column(self, name: str, fn: Callable[[str, str], object], dtype, default=0) -> None:
+        """Register column ``name`` (values for words already known are computed now)."""
+        self._specs[name] = (fn, dtype, default)
+        self._cols[name] = np.asarray([fn(w, f) for w, f in zip(self.words, self.flags)], dtype)
+        self._grow_to(len(self.words))
+
+    def column(self, name: str) -> np.ndarray:
+        """Values of column ``name``, indexed by word id."""
+        return self._cols[name]
+
+    def columns_of(self, owner, specs: dict[str, tuple]) -> str:
+        """Register ``owner``'s columns (``name → (fn, dtype, default)``) once; return
+        the prefix their names carry in this lexicon (``"<prefix>.<name>"``).
+
+        The prefix is per owner object, so a copy of a keyword extractor with
+        other settings gets columns of its own; the lexicon keeps the owner alive,
+        so its ``id`` is never reused for another object.
+        """
+        prefix = f"o{id(owner)}"
+        if prefix not in self._owners:
+            self._owners[prefix] = owner
+            for name, (fn, dtype, default) in specs.items():
+                self.add_column(f"{prefix}.{name}", fn, dtype, default)
+        return prefix
+
+    def _grow_to(self, n: int) -> None:
+        for name, (fn, dt, default) in self._specs.items():
+            col = self._cols[name]
+            if len(col) < n:
+                grown = np.full(max(n, 2 * len(col), 1024), default, dt)
+                grown[: len(col)] = col
+                self._cols[name] = grown
+
+    def learn(self, words: list[str]) -> None:
+        """Give ids (and part-of-speech flags) to the words not yet known."""
+        new = set(words).difference(self.ids)  # (not keys() - keys(): that walks all of self.ids)
+        if not new:
+            return
+        if len(self.ids) + len(new) > self.max_words:
+            self._reset()
+            new = set(words)
+        start = len(self.words)
+        flag = self.tokenizer.flag
+        for w in sorted(new):  # sorted: the same ids whatever the set's order
+            self.ids[w] = len(self.words)
+            self.words.append(w)
+            self.flags.append(flag(w))
+        self._grow_to(len(self.words))
+        for name, (fn, dt, _) in self._specs.items():
+            self._cols[name][start: len(self.words)] = [fn(w, f) for w, f in
+                                                         zip(self.words[start:], self.flags[start:])]
+
+    def encode(self, text: str) -> tuple[list[str], np.ndarray]:
+        """Segment folded ``text``: ``(tokens, ids)`` (all tokens, punctuation included)."""
+        if not text:
+            return [], np.zeros(0, np.int64)
+        words = self.tokenizer.raw(text)
+        self.learn(words)
+        return words, np.fromiter(map(self.ids.__getitem__, words), np.int64, len(words))
+
+    def document(self, title: str, text: str) -> "Document":
+        return Document(self, title or "", text or "")
+
+    def __getstate__(self):
+        # a per-process cache: a pickled lexicon (in a model sent to a worker) starts empty
+        return {"tokenizer": self.tokenizer, "max_words": self.max_words, "_specs": self._specs,
+                "_owners": self._owners}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._reset()
+
+
+class Document:
+    """An article, segmented once.
+
+    Attributes: ``title``/``text`` (as given), ``title_f``/``body_f`` (folded,
+    same lengths), ``title_words``/``body_words`` (tokens), ``title_ids``/``body_ids``
+    (int64 lexicon ids), ``starts`` (int64 offset of each body token in the body).
+    """
+
+    def __init__(self, lexicon: Lexicon, title: str, text: str):
+        self.lexicon = lexicon
+        self.cache: dict = {}  # what the steps derive from the document and share
+        self.title, self.text = title, text
+        self.title_f, self.body_f = fold(title), fold(text)
+        generation = lexicon.generation
+        self.body_words, self.body_ids = lexicon.encode(self.body_f)
+        self.title_words, self.title_ids = lexicon.encode(self.title_f)
+        if lexicon.generation != generation:  # the lexicon started afresh: old ids are void
+            self.body_words, self.body_ids = lexicon.encode(self.body_f)
+            self.title_words, self.title_ids = lexicon.encode(self.title_f)
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        lengths = np.fromiter(map(len, self.body_words), np.int64, len(self.body_words))
+        return np.cumsum(lengths) - lengths
+
+    @cached_property
+    def pieces(self) -> np.ndarray:
+        """``(n, 2)`` start/end offsets of the body's pieces between sentence ends
+        (whole body covered; a piece may be blank)."""
+        cuts = [(m.start(), m.end()) for m in SENTENCE_END.finditer(self.text)]
+        starts = [0] + [e for _, e in cuts]
+        ends = [s for s, _ in cuts] + [len(self.text)]
+        return np.asarray([starts, ends], np.int64).T.reshape(-1, 2)
+
+    @cached_property
+    def sentences(self) -> tuple[list[str], np.ndarray]:
+        """The body's sentences (pieces stripped, at least ``MIN_SENTENCE`` long) and
+        their ``(n, 2)`` spans in the body."""
+        text = self.text
+        out, spans = [], []
+        for s, e in self.pieces.tolist():
+            piece = text[s:e]
+            stripped = piece.strip()
+            if len(stripped) >= MIN_SENTENCE:
+                s += len(piece) - len(piece.lstrip())
+                out.append(stripped)
+                spans.append((s, s + len(stripped)))
+        return out, np.asarray(spans, np.int64).reshape(-1, 2)
+
+    def sentence_of_tokens(self) -> np.ndarray:
+        """Per body token, the index of its sentence in :attr:`sentences` (-1: none)."""
+        _, spans = self.sentences
+        if not len(spans):
+            return np.full(len(self.body_words), -1, np.int64)
+        idx = np.searchsorted(spans[:, 0], self.starts, side="right") - 1
+        inside = (idx >= 0) & (self.starts < spans[np.maximum(idx, 0), 1])
+        return np.where(inside, idx, -1)
+
+
+def content_column(word: str, flag: str) -> bool:
+    """Column ``content``: a token that can carry a topic (see :func:`.tokenize.is_content`)."""
+    return is_content(word)
+
+
+__all__ = ["Lexicon", "Document", "SENTENCE_END", "MIN_SENTENCE", "content_column"]

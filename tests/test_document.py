@@ -1,0 +1,100 @@
+"""One segmentation per article: folding, the token stream and the fast feature path.
+
+Tagging computes features from token ids with NumPy (``Featurizer.vectors``)
+while training counts strings (``Featurizer.analyse`` + ``vector``); the two
+must agree, or the model would score different features from those it was
+trained on.
+"""
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import numpy as np
+import pytest
+
+from conftest import CORPUS, SHIPPED
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    from newstag import load
+
+    return load(SHIPPED)
+
+
+@pytest.fixture(scope="module")
+def articles():
+    with open(CORPUS / "corpus.jsonl", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    # every split, short and long articles (passages) alike
+    return rows[::23] + [r for r in rows if r["split"] == "other"][:8]
+
+
+def test_fold_keeps_every_offset_and_agrees_with_nfkc(articles):
+    from newstag.model.normalise import fold
+
+    for a in articles:
+        text = a["title"] + "\n" + a["text"]
+        folded = fold(text)
+        assert len(folded) == len(text)
+        for ch, f in zip(text, folded):
+            nfkc = unicodedata.normalize("NFKC", ch).lower()
+            if len(nfkc) == 1 and not ch.isspace():
+                assert f == nfkc, (ch, f, nfkc)
+    assert fold("ＡＩ芯片，５Ｇ…") == "ai芯片,5g…"
+
+
+def test_token_offsets_locate_the_original_text(tagger, articles):
+    for a in articles[:40]:
+        doc = tagger.document(a["title"], a["text"])
+        assert "".join(doc.body_words) == doc.body_f
+        for word, start in zip(doc.body_words[::7], doc.starts[::7].tolist()):
+            assert doc.body_f[start: start + len(word)] == word
+        sents, spans = doc.sentences
+        for s, (i, j) in zip(sents, spans.tolist()):
+            assert a["text"][i:j] == s
+
+
+def test_fast_vectors_equal_the_training_path(tagger, articles):
+    f = tagger.featurizer
+    long_ones = 0
+    for a in articles:
+        doc = tagger.document(a["title"], a["text"])
+        vecs = f.vectors(doc)
+        ids, vals = f.vector(f.analyse(doc))
+        fast_ids, fast_vals = vecs[0]
+        dense, fast = np.zeros(f.n_features), np.zeros(f.n_features)
+        dense[ids] = vals
+        fast[fast_ids] = fast_vals
+        np.testing.assert_allclose(fast, dense, rtol=1e-5, atol=1e-6)
+        assert len(vecs) == 1 or len(a["text"]) > 2 * f.settings.window_chars
+        long_ones += len(vecs) > 1
+    assert long_ones >= 5  # the passage path ran
+
+
+def test_passages_cover_a_long_article_in_order(tagger, articles):
+    f = tagger.featurizer
+    text = max((a["text"] for a in articles), key=len)
+    doc = tagger.document("", text)
+    positions = np.arange(len(text))
+    passage = f.passage_ids(doc, positions)
+    assert passage is not None and np.all(np.diff(passage) >= 0)
+    sizes = np.bincount(passage)[np.unique(passage)]
+    # about window_chars each (whole sentences), none a stub
+    assert sizes.min() >= f.settings.window_chars // 3
+    assert np.median(sizes) <= 2 * f.settings.window_chars
+
+
+def test_lexicon_restart_does_not_change_results(articles):
+    """The per-process lexicon starts afresh when full; results must not depend on it."""
+    from newstag import load
+
+    small = load(SHIPPED)
+    small.featurizer.lexicon.max_words = 3000  # restarts many times over these articles
+    big = load(SHIPPED)
+    for a in articles[:60]:
+        p, q = small.predict_one(a["title"], a["text"]), big.predict_one(a["title"], a["text"])
+        assert (p.industries, p.technologies, p.keywords, p.summary) == \
+               (q.industries, q.technologies, q.keywords, q.summary)
+    assert len(small.featurizer.lexicon.ids) < 3000
