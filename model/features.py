@@ -118,16 +118,16 @@ class _BigramTable:
     looking a whole text's bigrams up is then three array indexings."""
 
     def __init__(self, chars: dict[str, int]):
-        firsts = sorted({g[0] for g in chars})
-        seconds = sorted({g[1] for g in chars})
+        pairs = np.frombuffer("".join(chars).encode("utf-32-le"), np.uint32).reshape(-1, 2).astype(np.int64) - 0x4E00
+        firsts, seconds = np.unique(pairs[:, 0]), np.unique(pairs[:, 1])
         self.first = np.full(0x9FFF - 0x4E00 + 1, -1, np.int64)
         self.second = np.full(0x9FFF - 0x4E00 + 1, -1, np.int64)
-        self.first[[ord(c) - 0x4E00 for c in firsts]] = np.arange(len(firsts))
-        self.second[[ord(c) - 0x4E00 for c in seconds]] = np.arange(len(seconds))
+        self.first[firsts] = np.arange(len(firsts))
+        self.second[seconds] = np.arange(len(seconds))
         self.width = len(seconds)
         self.table = np.full(len(firsts) * len(seconds), -1, np.int32)
-        keys = [self.first[ord(g[0]) - 0x4E00] * self.width + self.second[ord(g[1]) - 0x4E00] for g in chars]
-        self.table[keys] = list(chars.values())
+        self.table[self.first[pairs[:, 0]] * self.width + self.second[pairs[:, 1]]] = \
+            np.fromiter(chars.values(), np.int64, len(chars))
 
     def lookup(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         u = np.frombuffer(text.encode("utf-32-le"), np.uint32).astype(np.int64) - 0x4E00
