@@ -36,7 +36,7 @@ class Lexicon:
     part of a result, only a way to look columns up, so results do not change).
     """
 
-    def __init__(self, tokenizer: Tokenizer, max_words: int = 400_000):
+    def __init__(self, tokenizer: Tokenizer, max_words: int = 200_000):
         self.tokenizer = tokenizer
         self.max_words = max_words
         self._specs: dict[str, tuple[Callable[[str, str], object], object, object]] = {}

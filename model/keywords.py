@@ -127,18 +127,10 @@ class KeywordExtractor:
         self.keyness_weight = keyness_weight
         self.lexicon = lexicon
         self._tag = None
-        self._last = None
 
     def __getstate__(self):
         # the POS tagger is rebuilt in each worker process rather than pickled
-        return {**self.__dict__, "_tag": None, "_last": None}
-
-    def __copy__(self):
-        # a copy (other settings) shares the lexicon but not the last answer
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        new._last = None
-        return new
+        return {**self.__dict__, "_tag": None}
 
     # ------------------------------------------------------------ tagging
     def tag(self, text: str) -> list[tuple[str, str]]:
@@ -338,13 +330,12 @@ class KeywordExtractor:
 
     def extract(self, doc: Document) -> list[str]:
         """Keywords of a segmented article (see :class:`.document.Document`)."""
-        # the summariser asks for the same article's keywords (its topics) right
-        # after the tagger did: answer the repeat from the last call
-        last = self._last
-        if last is not None and last[0] is doc:
-            return list(last[1])
-        out = self._extract(doc)
-        self._last = (doc, out)
+        # the summariser asks for the article's keywords (its topics) after the
+        # tagger did: the answer is kept with the document
+        key = ("keywords", id(self))
+        out = doc.cache.get(key)
+        if out is None:
+            out = doc.cache[key] = self._extract(doc)
         return list(out)
 
     def _extract(self, doc: Document) -> list[str]:

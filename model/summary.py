@@ -316,6 +316,9 @@ class Summariser:
         """:meth:`information` of clauses of sentence ``i``, from the tokens the
         article was segmented into (no second segmentation)."""
         sents, spans = doc.sentences
+        if i >= len(sents):  # no sentence of six characters: the whole text stood in for one
+            memo: dict[str, float] = {}
+            return lambda c: memo[c] if c in memo else memo.setdefault(c, self.information(c))
         sentence, base = sents[i], int(spans[i, 0])
         starts = doc.starts
         col = doc.lexicon.columns_of(self, {"idf": (self._content_idf, np.float64, 0.0)})
@@ -323,7 +326,7 @@ class Summariser:
         ids = doc.body_ids[lo:hi].tolist()
         idf = doc.lexicon.column(col + ".idf")[doc.body_ids[lo:hi]].tolist()
         offsets = (starts[lo:hi] - base).tolist()
-        memo: dict[str, float] = {}  # clauses are weighed again for the topic's shorter cut
+        memo = {}  # clauses are weighed again for the topic's shorter cut
 
         def weigh(clause: str) -> float:
             if clause not in memo:

@@ -159,14 +159,19 @@ class Tagger:
         out: list[Prediction] = []
         for lo in range(0, len(pairs), batch):
             docs = [self.document(title, text) for title, text in pairs[lo: lo + batch]]
-            for doc, sc in zip(docs, self.scores_many(docs)):
+            preds = []
+            for sc in self.scores_many(docs):
                 tags = self.decide(sc, top_k=top_k, min_score=min_score)
-                pred = Prediction(tags.get("industries", []), tags.get("technologies", []), sc)
-                if keywords and self.keyword_extractor is not None:
+                preds.append(Prediction(tags.get("industries", []), tags.get("technologies", []), sc))
+            # step by step over the batch rather than article by article: each
+            # step's tables stay in the CPU cache
+            if keywords and self.keyword_extractor is not None:
+                for doc, pred in zip(docs, preds):
                     pred.keywords = self.keyword_extractor.extract(doc)
-                if summary and self.summariser is not None:
+            if summary and self.summariser is not None:
+                for doc, pred in zip(docs, preds):
                     pred.summary = self.summariser.summarise(doc)
-                out.append(pred)
+            out += preds
         return out
 
     def predict(self, texts, **kwargs) -> list[Prediction]:

@@ -98,3 +98,20 @@ def test_lexicon_restart_does_not_change_results(articles):
         assert (p.industries, p.technologies, p.keywords, p.summary) == \
                (q.industries, q.technologies, q.keywords, q.summary)
     assert len(small.featurizer.lexicon.ids) < 3000
+
+
+@pytest.mark.parametrize("title, text", [("", ""), ("", "预热。"), ("标题", "短"), ("", "a"),
+                                         ("芯片", "芯片芯片芯片芯片芯片芯片芯片芯片"), ("", "\n\n\u3000\u3000\n")])
+def test_tiny_articles_get_a_full_result(tagger, title, text):
+    """Articles with no sentence of six characters still get tags, keywords and a summary
+    of at most one point, each taken from the text."""
+    p = tagger.predict_one(title, text)
+    assert len(p.summary) <= 1
+    for point in p.summary:
+        assert point.startswith("1. ")
+    for kw in p.keywords:
+        assert kw in title or kw in text
+    # and the batch path gives the same
+    q = tagger.predict_many([(title, text), ("", "预热。")])[0]
+    assert (q.industries, q.technologies, q.keywords, q.summary) == \
+           (p.industries, p.technologies, p.keywords, p.summary)
