@@ -45,6 +45,8 @@ from .tokenize import is_content
 _DIGIT = re.compile(r"\d")
 _FACT = re.compile(r"\d+(?:\.\d+)?(?:%|万|亿|千|百)?|《[^》]+》|“[^”]+”")
 _QUOTES = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("（", "）"), ("(", ")"))
+_OPENERS = frozenset(a for a, _ in _QUOTES)
+_CLOSERS = frozenset(b for _, b in _QUOTES)
 _CLAUSE_END = re.compile(r"(?<=[，；;：:])|(?<=,)(?!\d)")
 _END_PUNCT = "。！？!?；;，,：:、"
 # opening clauses that carry no event: dates, sources, reporters, "近日"
@@ -122,11 +124,12 @@ def tidy(s: str) -> str:
     """Strip end punctuation and quote marks left unpaired at either end by the cut."""
     while True:
         t = s.strip().rstrip(_END_PUNCT)
-        for a, b in _QUOTES:
-            if t.startswith(a) and t.count(a) > t.count(b):
-                t = t[1:]
-            if t.endswith(b) and t.count(b) > t.count(a):
-                t = t[:-1]
+        if t and (t[0] in _OPENERS or t[-1] in _CLOSERS):  # (most cuts end on neither)
+            for a, b in _QUOTES:
+                if t.startswith(a) and t.count(a) > t.count(b):
+                    t = t[1:]
+                if t.endswith(b) and t.count(b) > t.count(a):
+                    t = t[:-1]
         if t == s:
             return t
         s = t
