@@ -132,7 +132,9 @@ def component_rates(model: Path, texts: list[dict]) -> dict:
     ``predict_many`` as a whole, with and without keywords and summary."""
     sys.path.insert(0, str(ROOT))
     import newstag
+    from newstag.model.pipeline import one_blas_thread
 
+    one_blas_thread()  # as `newstag predict` runs: idle BLAS threads would count as CPU time
     tagger = newstag.load(model)
     pairs = [(a["title"], a["text"]) for a in texts]
     tagger.predict_many(pairs[:50])  # lazy tokeniser set-up

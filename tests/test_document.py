@@ -115,3 +115,17 @@ def test_tiny_articles_get_a_full_result(tagger, title, text):
     q = tagger.predict_many([(title, text), ("", "预热。")])[0]
     assert (q.industries, q.technologies, q.keywords, q.summary) == \
            (p.industries, p.technologies, p.keywords, p.summary)
+
+
+def test_batches_give_bit_identical_results(tagger, articles):
+    """Labels are scored 16 articles at a time; an article's scores, labels, keywords and
+    summary must not depend on which articles share its batch (--jobs, Dask partitions)."""
+    pairs = [(a["title"], a["text"]) for a in articles[:40]]
+    alone = [tagger.predict_one(t, x) for t, x in pairs]
+    for batch in (3, 16, 40):
+        together = tagger.predict_many(pairs, batch=batch)
+        for p, q in zip(alone, together):
+            for name in p.scores:
+                assert np.array_equal(p.scores[name], q.scores[name])
+            assert (p.industries, p.technologies, p.keywords, p.summary) == \
+                   (q.industries, q.technologies, q.keywords, q.summary)
