@@ -21,7 +21,6 @@ import sys
 import unicodedata
 
 _SPACE_RUN = re.compile(r"[ \t\u3000\xa0]+")
-_PARAGRAPH_SPLIT = re.compile(r"\n\s*|\u3000\u3000|(?<=[。！？!?])\s+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _FOLD: dict[int, int] | None = None
 _FOLD_RE: re.Pattern | None = None
@@ -64,15 +63,6 @@ def fold(text: str) -> str:
 def normalise(text: str) -> str:
     """``fold(text)`` with whitespace runs collapsed to one space and the ends stripped."""
     return _SPACE_RUN.sub(" ", fold(text)).strip()
-
-
-def paragraphs(text: str) -> list[str]:
-    """Split an article body into non-empty paragraphs.
-
-    Broadcast transcripts mark paragraphs with newlines; copied web text often
-    uses a double ideographic space instead, so both count as breaks.
-    """
-    return [p.strip() for p in _PARAGRAPH_SPLIT.split(text) if p and p.strip()]
 
 
 def cjk_ratio(text: str) -> float:

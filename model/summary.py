@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
-from collections import Counter
 
 import numpy as np
 

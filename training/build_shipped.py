@@ -108,7 +108,7 @@ def model_card(meta: dict, held: dict, shipped_other: dict, out: Path) -> str:
     lines += ["## Labels", ""]
     for name in SETS:
         lines.append(f"- {FIELD_NAMES[name]}: {len(meta['labels'][name])} labels learned"
-                     + (f"; too few examples to learn: " + ", ".join(f"{k} ({v})" for k, v in excluded[name].items())
+                     + ("; too few examples to learn: " + ", ".join(f"{k} ({v})" for k, v in excluded[name].items())
                         if name in excluded else ""))
     lines += ["", "Only load model files you trust: bundles are plain arrays and JSON, read without pickle, "
                   "and verified (format version, SHA-256) before use.", ""]
