@@ -11,8 +11,12 @@ Three blocks share one index space ``[words | char n-grams | evidence]``:
   article gets longer, so a label's own vocabulary still fires in a long,
   multi-topic tech-media piece.
 
-A document is a pair ``(ids, values)`` (int32, float32); a batch is a CSR
-matrix for training. Only NumPy is needed at tagging time.
+Two paths compute the same values. Training counts strings
+(:meth:`Featurizer.analyse` → :meth:`Featurizer.vector`, a CSR matrix with
+:meth:`Featurizer.matrix`), which vocabulary building needs. Tagging works on
+the token ids of :class:`.document.Document` s, a batch at a time
+(:meth:`Featurizer.rows` → :class:`FeatureRows`), with NumPy only; tests
+check that the two agree. A long article also gets one row per passage.
 """
 from __future__ import annotations
 

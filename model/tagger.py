@@ -6,9 +6,10 @@ one tuned threshold per label. Scores are logistic probabilities in [0, 1].
 
 Decision rules, applied in this order:
 
-1. **passages**: a long article is also scored passage by passage and each
-   label keeps its best score, so one topic of a long multi-topic piece is
-   not drowned by the rest;
+1. **passages**: a long article is also scored passage by passage, and each
+   label's score blends the whole article's with its best passage's (see
+   :meth:`Tagger.scores`), so one topic of a long multi-topic piece is not
+   drowned by the rest;
 2. **threshold**: a label is given when its score reaches its tuned threshold
    (or ``min_score``/``top_k`` when the caller overrides them);
 3. **hierarchy**: labels imply their parents (大模型 → 人工智能), which get at
