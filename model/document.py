@@ -107,8 +107,11 @@ class Lexicon:
         if not text:
             return [], np.zeros(0, np.int64)
         words = self.tokenizer.raw(text)
-        self.learn(words)
-        return words, np.fromiter(map(self.ids.__getitem__, words), np.int64, len(words))
+        ids = list(map(self.ids.get, words))
+        if None in ids:  # words never seen in this process (after a while, rare)
+            self.learn(words)
+            ids = list(map(self.ids.__getitem__, words))
+        return words, np.array(ids, np.int64)
 
     def document(self, title: str, text: str) -> "Document":
         return Document(self, title or "", text or "")

@@ -443,11 +443,17 @@ class Featurizer:
             table = self.__dict__["_char_lookup"] = _BigramTable(self.chars)
         return table.lookup(text)
 
-    def _term_targets(self) -> list[tuple[int, ...]]:
-        targets = self.__dict__.get("_targets")
-        if targets is None:
-            targets = self.__dict__["_targets"] = list(self._term_columns().values())
-        return targets
+    def _term_targets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Taxonomy term index → the evidence columns it counts for, flattened:
+        ``(lens, offsets, flat)``, term ``t``'s columns being
+        ``flat[offsets[t]: offsets[t] + lens[t]]`` (cached)."""
+        cached = self.__dict__.get("_targets")
+        if cached is None:
+            targets = list(self._term_columns().values())
+            lens = np.asarray([len(t) for t in targets], np.int64)
+            flat = np.asarray([j for t in targets for j in t], np.int64)
+            cached = self.__dict__["_targets"] = (lens, np.cumsum(lens) - lens, flat)
+        return cached
 
     def matrix(self, docs: list[Analysed]):
         """CSR matrix (n_docs × n_features) for training."""
@@ -494,14 +500,11 @@ class FeatureRows:
         v = v / np.sqrt(ss[block]).astype(np.float32)
         v *= np.where(cols >= len(f.words), s.char_weight, s.word_weight).astype(np.float32)
         # taxonomy evidence: term hits → the labels' columns, per row
-        targets = f._term_targets()
         n_ev = len(f.evidence_labels)
         ev_rows, ev_cols, ev_vals = _EMPTY, _EMPTY, np.zeros(0, np.float32)
         keep = term_w > 0
         if keep.any():
-            lens = np.asarray([len(t) for t in targets], np.int64)
-            flat = np.asarray([j for t in targets for j in t], np.int64)
-            offsets = np.cumsum(lens) - lens
+            lens, offsets, flat = f._term_targets()
             t, r, w = terms[keep], term_rows[keep], term_w[keep]
             reps = lens[t]  # a term names one or more labels: one count for each
             within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)

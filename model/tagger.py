@@ -44,6 +44,21 @@ class LabelModel:
     def logits(self, ids: np.ndarray, vals: np.ndarray) -> np.ndarray:
         return vals @ self.W[ids] + self.b
 
+    def parents(self) -> dict[str, tuple[str, ...]]:
+        """Label → the labels it implies (not itself), for every label of the set (cached)."""
+        cached = self.__dict__.get("_parents")
+        if cached is None:
+            cached = self.__dict__["_parents"] = {
+                lab: tuple(x for x in self.label_set.close([lab]) if x != lab) for lab in self.label_set.labels}
+        return cached
+
+    def index(self) -> dict[str, int]:
+        """Label → its column in ``W`` (cached)."""
+        cached = self.__dict__.get("_index")
+        if cached is None:
+            cached = self.__dict__["_index"] = {lab: j for j, lab in enumerate(self.labels)}
+        return cached
+
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
@@ -100,9 +115,10 @@ class Tagger:
         """:meth:`scores` of several documents, computed together (the same values)."""
         if self._joint is None:  # every set's weights side by side: one product for all
             models = list(self.models.values())
+            ends = np.cumsum([len(m.labels) for m in models]).tolist()
             self._joint = (np.hstack([m.W for m in models]), np.concatenate([m.b for m in models]),
-                           np.cumsum([len(m.labels) for m in models])[:-1])
-        W, b, splits = self._joint
+                           [(name, a, b) for name, a, b in zip(self.models, [0] + ends[:-1], ends)])
+        W, b, spans = self._joint
         rows = self.featurizer.rows(docs)
         Z = rows.logits(W, b)
         first = np.searchsorted(rows.row_doc, np.arange(len(docs) + 1)).tolist()
@@ -114,7 +130,8 @@ class Tagger:
                 parts = Z[first[i] + 1: first[i + 1]].max(axis=0)
                 z = np.maximum(z, 0.5 * (z + parts)) if blend else np.maximum(z, parts)
             # one row at a time: the same array shape, so the same bits, in any batch
-            out.append(dict(zip(self.models, np.split(_sigmoid(z), splits))))
+            p = _sigmoid(z)
+            out.append({name: p[a:b] for name, a, b in spans})
         return out
 
     def decide(self, scores: dict[str, np.ndarray], top_k: int | None = None,
@@ -130,14 +147,15 @@ class Tagger:
                 if m.fallback_ratio and p[j] >= m.fallback_ratio * m.thresholds[j]:
                     chosen[m.labels[j]] = float(p[j])
             # hierarchy: a child label brings its parents, at least at its own score
+            parents = m.parents()
             for lab in list(chosen):
-                for parent in m.label_set.close([lab]):
-                    if parent != lab:
-                        own = float(p[m.labels.index(parent)]) if parent in m.labels else 0.0
-                        chosen[parent] = max(chosen.get(parent, 0.0), own, chosen[lab])
+                for parent in parents[lab]:
+                    j = m.index().get(parent)
+                    own = float(p[j]) if j is not None else 0.0
+                    chosen[parent] = max(chosen.get(parent, 0.0), own, chosen[lab])
             # a parent scores at least as high as its child; at a tie it ranks
             # first, so cutting the list at top_k never keeps a child without it
-            implied = {par for lab in chosen for par in m.label_set.close([lab]) if par != lab}
+            implied = {par for lab in chosen for par in parents[lab]}
             ranked = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0] not in implied, kv[0]))
             if top_k is not None:
                 ranked = ranked[:top_k]
