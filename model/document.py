@@ -13,6 +13,7 @@ token ``i`` in the folded body) is also its offset in the original body.
 from __future__ import annotations
 
 import re
+import threading
 from functools import cached_property
 from typing import Callable
 
@@ -27,13 +28,31 @@ SENTENCE_END = re.compile(r"(?<=[。！？!?；;])(?![”’」』\"])|(?<=[。�
 MIN_SENTENCE = 6  # characters; shorter pieces (stray numbers, "图") are no sentences
 
 
+class _Words:
+    """One thread's lexicon contents: ids, words, flags and column arrays."""
+
+    def __init__(self, generation: int):
+        self.generation = generation
+        self.full = False  # past max_words: start afresh at the next checkpoint
+        self.ids: dict[str, int] = {}
+        self.words: list[str] = []
+        self.flags: list[str] = []
+        self.cols: dict[str, np.ndarray] = {}
+
+
 class Lexicon:
     """Word → integer id, with per-word columns computed once per process.
 
     A column is ``name → (function(word, flag) -> value, dtype, default)``;
     consumers add theirs with :meth:`add_column`. ``max_words`` bounds the
-    memory of a long run: past it the lexicon starts afresh (ids are never
-    part of a result, only a way to look columns up, so results do not change).
+    memory of a long run: past it the lexicon starts afresh at the next
+    :meth:`checkpoint` (between batches, never while a batch's documents hold
+    ids). Ids are never part of a result, only a way to look columns up, so
+    results do not change.
+
+    Each thread has its own words and ids (a Dask worker may tag with several
+    threads; one thread starting afresh must not void another's ids); the
+    column definitions are shared.
     """
 
     def __init__(self, tokenizer: Tokenizer, max_words: int = 200_000):
@@ -41,24 +60,48 @@ class Lexicon:
         self.max_words = max_words
         self._specs: dict[str, tuple[Callable[[str, str], object], object, object]] = {}
         self._owners: dict[str, object] = {}
-        self._reset()
+        self._local = threading.local()
+        self._lock = threading.Lock()
 
-    def _reset(self) -> None:
-        self.generation = getattr(self, "generation", -1) + 1
-        self.ids: dict[str, int] = {}
-        self.words: list[str] = []
-        self.flags: list[str] = []
-        self._cols: dict[str, np.ndarray] = {n: np.zeros(0, dt) for n, (_, dt, _) in self._specs.items()}
+    @property
+    def _w(self) -> _Words:
+        w = getattr(self._local, "words", None)
+        if w is None:
+            w = self._local.words = _Words(0)
+        return w
+
+    @property
+    def ids(self) -> dict[str, int]:
+        return self._w.ids
+
+    @property
+    def words(self) -> list[str]:
+        return self._w.words
+
+    @property
+    def flags(self) -> list[str]:
+        return self._w.flags
+
+    @property
+    def generation(self) -> int:
+        """Counts restarts (in this thread): ids from an earlier generation are void."""
+        return self._w.generation
 
     def add_column(self, name: str, fn: Callable[[str, str], object], dtype, default=0) -> None:
-        """Register column ``name`` (values for words already known are computed now)."""
-        self._specs[name] = (fn, dtype, default)
-        self._cols[name] = np.asarray([fn(w, f) for w, f in zip(self.words, self.flags)], dtype)
-        self._grow_to(len(self.words))
+        """Register column ``name`` (its values are computed when first asked for)."""
+        with self._lock:
+            self._specs[name] = (fn, dtype, default)
 
     def column(self, name: str) -> np.ndarray:
         """Values of column ``name``, indexed by word id."""
-        return self._cols[name]
+        w = self._w
+        col = w.cols.get(name)
+        if col is None:  # a column new to this thread: computed for the words it knows
+            fn, dtype, default = self._specs[name]
+            col = np.full(max(len(w.words), 1024), default, dtype)
+            col[: len(w.words)] = [fn(word, flag) for word, flag in zip(w.words, w.flags)]
+            w.cols[name] = col
+        return col
 
     def columns_of(self, owner, specs: dict[str, tuple]) -> str:
         """Register ``owner``'s columns (``name → (fn, dtype, default)``) once; return
@@ -70,37 +113,41 @@ class Lexicon:
         """
         prefix = f"o{id(owner)}"
         if prefix not in self._owners:
-            self._owners[prefix] = owner
-            for name, (fn, dtype, default) in specs.items():
-                self.add_column(f"{prefix}.{name}", fn, dtype, default)
+            with self._lock:
+                if prefix not in self._owners:
+                    for name, spec in specs.items():
+                        self._specs[f"{prefix}.{name}"] = spec
+                    self._owners[prefix] = owner
         return prefix
-
-    def _grow_to(self, n: int) -> None:
-        for name, (fn, dt, default) in self._specs.items():
-            col = self._cols[name]
-            if len(col) < n:
-                grown = np.full(max(n, 2 * len(col), 1024), default, dt)
-                grown[: len(col)] = col
-                self._cols[name] = grown
 
     def learn(self, words: list[str]) -> None:
         """Give ids (and part-of-speech flags) to the words not yet known."""
-        new = set(words).difference(self.ids)  # (not keys() - keys(): that walks all of self.ids)
+        w = self._w
+        new = set(words).difference(w.ids)  # (not keys() - keys(): that walks all of the ids)
         if not new:
             return
-        if len(self.ids) + len(new) > self.max_words:
-            self._reset()
-            new = set(words)
-        start = len(self.words)
+        start = len(w.words)
         flag = self.tokenizer.flag
-        for w in sorted(new):  # sorted: the same ids whatever the set's order
-            self.ids[w] = len(self.words)
-            self.words.append(w)
-            self.flags.append(flag(w))
-        self._grow_to(len(self.words))
-        for name, (fn, dt, _) in self._specs.items():
-            self._cols[name][start: len(self.words)] = [fn(w, f) for w, f in
-                                                         zip(self.words[start:], self.flags[start:])]
+        for word in sorted(new):  # sorted: the same ids whatever the set's order
+            w.ids[word] = len(w.words)
+            w.words.append(word)
+            w.flags.append(flag(word))
+        for name, col in list(w.cols.items()):
+            fn, dtype, default = self._specs[name]
+            if len(col) < len(w.words):
+                grown = np.full(max(len(w.words), 2 * len(col)), default, dtype)
+                grown[: len(col)] = col
+                col = w.cols[name] = grown
+            col[start: len(w.words)] = [fn(word, f) for word, f in zip(w.words[start:], w.flags[start:])]
+        w.full = len(w.words) > self.max_words
+
+    def checkpoint(self) -> None:
+        """Start afresh if the lexicon has grown past ``max_words``. Call it only when
+        no document about to be used still holds ids (e.g. before a batch); a
+        document from before is re-encoded when used (:meth:`Document.refresh`)."""
+        w = self._w
+        if w.full:
+            self._local.words = _Words(w.generation + 1)
 
     def encode(self, text: str) -> tuple[list[str], np.ndarray]:
         """Segment folded ``text``: ``(tokens, ids)`` (all tokens, punctuation included)."""
@@ -108,7 +155,7 @@ class Lexicon:
             return [], np.zeros(0, np.int64)
         words = self.tokenizer.raw(text)
         ids = list(map(self.ids.get, words))
-        if None in ids:  # words never seen in this process (after a while, rare)
+        if None in ids:  # words never seen in this thread (after a while, rare)
             self.learn(words)
             ids = list(map(self.ids.__getitem__, words))
         return words, np.array(ids, np.int64)
@@ -123,7 +170,8 @@ class Lexicon:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._reset()
+        self._local = threading.local()
+        self._lock = threading.Lock()
 
 
 class Document:
@@ -139,12 +187,19 @@ class Document:
         self.cache: dict = {}  # what the steps derive from the document and share
         self.title, self.text = title, text
         self.title_f, self.body_f = fold(title), fold(text)
-        generation = lexicon.generation
-        self.body_words, self.body_ids = lexicon.encode(self.body_f)
-        self.title_words, self.title_ids = lexicon.encode(self.title_f)
-        if lexicon.generation != generation:  # the lexicon started afresh: old ids are void
-            self.body_words, self.body_ids = lexicon.encode(self.body_f)
-            self.title_words, self.title_ids = lexicon.encode(self.title_f)
+        self._encode()
+
+    def _encode(self) -> None:
+        self.generation = self.lexicon.generation
+        self.body_words, self.body_ids = self.lexicon.encode(self.body_f)
+        self.title_words, self.title_ids = self.lexicon.encode(self.title_f)
+
+    def refresh(self) -> "Document":
+        """Re-encode if the lexicon has started afresh since (its ids would be void)."""
+        if self.generation != self.lexicon.generation:
+            self._encode()
+            self.cache.clear()
+        return self
 
     @cached_property
     def starts(self) -> np.ndarray:

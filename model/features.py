@@ -227,7 +227,11 @@ class Featurizer:
         """Count tokens, n-grams and taxonomy hits of one (title, body) pair
         (or of a :class:`Document` passed alone); the string-keyed form that
         :meth:`fit` needs."""
-        doc = title if isinstance(title, Document) else self.document(title, text)
+        if isinstance(title, Document):
+            doc = title.refresh()
+        else:
+            self.lexicon.checkpoint()  # counted into strings right away: no ids outlive this call
+            doc = self.document(title, text)
         s = self.settings
         content = doc.lexicon.column("content")
         words = Counter(w for w, keep in zip(doc.body_words, content[doc.body_ids]) if keep)
@@ -361,6 +365,7 @@ class Featurizer:
         s = self.settings
         if s.char_ngrams not in ((), (2,)):  # other n-gram sizes: the string path
             return FeatureRows.from_vectors(self, [[self.vector(self.analyse(d))] for d in docs])
+        docs = [d.refresh() for d in docs]
         n = len(docs)
         lex = docs[0].lexicon if n else self.lexicon
         word_col, term_col = lex.column("feat.word"), lex.column("feat.term")

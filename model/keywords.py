@@ -176,7 +176,7 @@ class KeywordExtractor:
 
     def scored(self, title, text: str | None = None) -> list[tuple[str, float]]:
         """All candidates (normalised) with their scores, best first."""
-        doc = title if isinstance(title, Document) else self.document(title, text)
+        doc = title.refresh() if isinstance(title, Document) else self.document(title, text)
         return self._scored(doc)[0]
 
     def _scored(self, doc: Document):
@@ -199,7 +199,8 @@ class KeywordExtractor:
         use_tr = self.textrank_weight or self.method == "textrank"
         if use_tr and len(b_ids) >= 2:
             centrality = self._textrank(inv[len(t_ids):], len(uniq))
-        words = [lex.words[i] for i in uniq.tolist()]
+        known = lex.words
+        words = [known[i] for i in uniq.tolist()]
         if self.method == "textrank":
             score = (centrality + in_title) * lex.column(col + ".idf")[uniq]
         else:
@@ -325,6 +326,8 @@ class KeywordExtractor:
 
     # ------------------------------------------------------------ keywords
     def __call__(self, title: str, text: str) -> list[str]:
+        if self.lexicon is not None:
+            self.lexicon.checkpoint()
         return self.extract(self.document(title, text))
 
     def extract(self, doc: Document) -> list[str]:
@@ -332,7 +335,7 @@ class KeywordExtractor:
         # the summariser asks for the article's keywords (its topics) after the
         # tagger did: the answer is kept with the document
         key = ("keywords", id(self))
-        out = doc.cache.get(key)
+        out = doc.refresh().cache.get(key)
         if out is None:
             out = doc.cache[key] = self._extract(doc)
         return list(out)

@@ -344,10 +344,13 @@ class Summariser:
         return weigh
 
     def __call__(self, title: str, text: str) -> list[str]:
+        if self.lexicon is not None:
+            self.lexicon.checkpoint()
         return self.summarise(self.document(title, text))
 
     def summarise(self, doc: Document) -> list[str]:
         """Points of a segmented article (see :class:`.document.Document`)."""
+        doc.refresh()
         sents, picked = self.select(doc)
         terms: list[str] = []
         if self.topics and self.keywords is not None and picked:

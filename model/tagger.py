@@ -176,7 +176,9 @@ class Tagger:
         per-call cost shared out; larger batches fall out of the CPU cache)."""
         pairs = list(pairs)
         out: list[Prediction] = []
+        lexicon = self.featurizer.lexicon
         for lo in range(0, len(pairs), batch):
+            lexicon.checkpoint()  # the lexicon may start afresh between batches, never inside one
             docs = [self.document(title, text) for title, text in pairs[lo: lo + batch]]
             preds = []
             for sc in self.scores_many(docs):

@@ -97,7 +97,14 @@ def test_lexicon_restart_does_not_change_results(articles):
         p, q = small.predict_one(a["title"], a["text"]), big.predict_one(a["title"], a["text"])
         assert (p.industries, p.technologies, p.keywords, p.summary) == \
                (q.industries, q.technologies, q.keywords, q.summary)
-    assert len(small.featurizer.lexicon.ids) < 3000
+    # and in batches: the lexicon restarts only between them, never under a batch's documents
+    pairs = [(a["title"], a["text"]) for a in articles[:80]]
+    many = small.predict_many(pairs, batch=16)
+    for p, q in zip(many, big.predict_many(pairs)):
+        assert (p.industries, p.technologies, p.keywords, p.summary) == \
+               (q.industries, q.technologies, q.keywords, q.summary)
+    assert small.featurizer.lexicon.generation >= 3
+    assert len(big.featurizer.lexicon.ids) > 3000  # (so the small one did start afresh)
 
 
 @pytest.mark.parametrize("title, text", [("", ""), ("", "预热。"), ("标题", "短"), ("", "a"),
@@ -129,3 +136,20 @@ def test_batches_give_bit_identical_results(tagger, articles):
                 assert np.array_equal(p.scores[name], q.scores[name])
             assert (p.industries, p.technologies, p.keywords, p.summary) == \
                    (q.industries, q.technologies, q.keywords, q.summary)
+
+
+def test_threads_sharing_a_tagger_get_the_same_results(articles):
+    """A Dask worker may tag with several threads on one tagger; each thread's
+    lexicon restarts on its own, and results must equal a single thread's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newstag import load
+
+    shared = load(SHIPPED)
+    shared.featurizer.lexicon.max_words = 2000  # every thread restarts its lexicon often
+    pairs = [(a["title"], a["text"]) for a in articles[:48]]
+    alone = [(p.industries, p.technologies, p.keywords, p.summary) for p in load(SHIPPED).predict_many(pairs)]
+    with ThreadPoolExecutor(4) as pool:
+        chunks = list(pool.map(lambda i: shared.predict_many(pairs[i: i + 6]), range(0, len(pairs), 6)))
+    together = [(p.industries, p.technologies, p.keywords, p.summary) for chunk in chunks for p in chunk]
+    assert together == alone
