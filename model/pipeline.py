@@ -32,7 +32,7 @@ from collections import deque
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .reader import Article, Failure, Record
+from .reader import Article, Failure, RawLine, Record, parse_jsonl_line
 from .writers import error_record, result_record
 
 # Per-process state of a pool worker: its tagger and options.
@@ -69,7 +69,9 @@ def tag_record(tagger, rec: Record, top_k: int | None = None, min_score: float |
 def tag_chunk(tagger, records: list[Record], **options) -> list[dict]:
     """:func:`tag_record` of each record, the articles' labels scored together
     (the same results, faster); if the batch fails, each article on its own,
-    so one bad article gets an error record and the rest their tags."""
+    so one bad article gets an error record and the rest their tags.
+    A :class:`~.reader.RawLine` is parsed here first, as the reader would have."""
+    records = [parse_jsonl_line(r.name, r.lineno, r.raw) if isinstance(r, RawLine) else r for r in records]
     articles = [r for r in records if not isinstance(r, Failure)]
     if not articles or options.get("explain"):
         return [tag_record(tagger, r, **options) for r in records]

@@ -387,57 +387,74 @@ def parse_json_record(obj: object, source: str, default_id: str) -> Article:
     ))
 
 
-def iter_jsonl(stream: IO[bytes], name: str, start: int = 0) -> Iterator[Record]:
+@dataclass
+class RawLine:
+    """One JSON Lines line, read but not parsed yet (see ``iter_jsonl(raw=True)``):
+    ``--jobs`` workers parse their own lines with :func:`parse_jsonl_line`, so the
+    process that reads the input does not do the decoding for all of them."""
+
+    name: str
+    lineno: int
+    raw: bytes
+
+
+def iter_jsonl(stream: IO[bytes], name: str, start: int = 0, raw: bool = False) -> Iterator[Record]:
     """Records from a JSON Lines byte stream, one per non-blank line, read lazily.
 
     ``start``: lines of ``name`` before this stream (a partition of a bigger
     file), so that ids and sources keep the file's global line numbers.
+    ``raw``: yield :class:`RawLine` s instead of parsed records (read errors
+    are still Failures); ``parse_jsonl_line`` turns each into its record.
     """
     lineno = start
     while True:
         try:
-            raw = stream.readline()
+            line = stream.readline()
         except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
             # e.g. a truncated .jsonl.gz: what came before is kept, the rest is one failure
             source = f"{name}:{lineno + 1}"
             yield Failure(source, source, f"{source}: cannot read further ({type(exc).__name__}: {exc})")
             return
-        if not raw:
+        if not line:
             return
         lineno += 1
-        source = f"{name}:{lineno}"
-        if not raw.strip():
+        if not line.strip():
             continue
-        cut_short = not raw.endswith(b"\n")  # only the last line can lack its end: the input stopped there
-        try:
-            # without its line end, a line cut short reads "Unterminated string", not "Invalid control character"
-            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
-            obj = json.loads(line)
-            warnings = []
-            if _SURROGATE_ESCAPE.search(line):
-                obj, n = _scrub(obj)
-                if n:
-                    warnings.append(f"{source}: replaced {n} unpaired surrogate escape(s) (\\ud800-\\udfff) "
-                                    "with '?'")
-            article = parse_json_record(obj, source, source)
-            article.warnings.extend(warnings)
-            yield article
-        except UnicodeDecodeError as exc:
-            if cut_short and exc.reason == "unexpected end of data":
-                yield Failure(source, source, f"{source}: incomplete line: the input ended inside a UTF-8 character")
-            else:
-                yield Failure(source, source, f"{source}: not UTF-8 (invalid byte 0x{raw[exc.start]:02x} "
-                                              f"at column {exc.start + 1})")
-        except json.JSONDecodeError as exc:
-            msg = exc.msg.removesuffix(" at")  # "Invalid control character at"
-            yield Failure(source, source, f"{source}: invalid JSON ({msg} at column {exc.colno})"
-                                          + ("; the input ended mid-line" if cut_short else ""))
-        except RecursionError:
-            yield Failure(source, source, f"{source}: invalid JSON (nested too deeply)")
-        except ReadError as exc:
-            yield Failure(source, source, str(exc))
-        except Exception as exc:  # noqa: BLE001 -- one odd line must not end the batch
-            yield Failure(source, source, f"{source}: unusable record ({type(exc).__name__}: {exc})")
+        yield RawLine(name, lineno, line) if raw else parse_jsonl_line(name, lineno, line)
+
+
+def parse_jsonl_line(name: str, lineno: int, raw: bytes) -> Record:
+    """The record of line ``lineno`` of ``name`` (its bytes, line end included if any)."""
+    source = f"{name}:{lineno}"
+    cut_short = not raw.endswith(b"\n")  # only the last line can lack its end: the input stopped there
+    try:
+        # without its line end, a line cut short reads "Unterminated string", not "Invalid control character"
+        line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
+        obj = json.loads(line)
+        warnings = []
+        if _SURROGATE_ESCAPE.search(line):
+            obj, n = _scrub(obj)
+            if n:
+                warnings.append(f"{source}: replaced {n} unpaired surrogate escape(s) (\\ud800-\\udfff) "
+                                "with '?'")
+        article = parse_json_record(obj, source, source)
+        article.warnings.extend(warnings)
+        return article
+    except UnicodeDecodeError as exc:
+        if cut_short and exc.reason == "unexpected end of data":
+            return Failure(source, source, f"{source}: incomplete line: the input ended inside a UTF-8 character")
+        return Failure(source, source, f"{source}: not UTF-8 (invalid byte 0x{raw[exc.start]:02x} "
+                                       f"at column {exc.start + 1})")
+    except json.JSONDecodeError as exc:
+        msg = exc.msg.removesuffix(" at")  # "Invalid control character at"
+        return Failure(source, source, f"{source}: invalid JSON ({msg} at column {exc.colno})"
+                                       + ("; the input ended mid-line" if cut_short else ""))
+    except RecursionError:
+        return Failure(source, source, f"{source}: invalid JSON (nested too deeply)")
+    except ReadError as exc:
+        return Failure(source, source, str(exc))
+    except Exception as exc:  # noqa: BLE001 -- one odd line must not end the batch
+        return Failure(source, source, f"{source}: unusable record ({type(exc).__name__}: {exc})")
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -467,13 +484,13 @@ def _is_jsonl(path: Path) -> bool:
     return path.name.lower().endswith(JSONL_SUFFIXES)
 
 
-def _read_file(path: Path) -> Iterator[Record]:
+def _read_file(path: Path, raw: bool = False) -> Iterator[Record]:
     name = str(path)
     if _is_jsonl(path):
         try:
             opener = gzip.open if path.name.lower().endswith(".gz") else open
             with opener(path, "rb") as stream:
-                yield from iter_jsonl(stream, name)
+                yield from iter_jsonl(stream, name, raw=raw)
         except OSError as exc:
             yield Failure(name, name, f"{name}: cannot read ({exc.strerror or exc})")
         return
@@ -491,7 +508,7 @@ def _read_file(path: Path) -> Iterator[Record]:
         yield Failure(path.stem, name, f"{name}: unusable file ({type(exc).__name__}: {exc})")
 
 
-def _read_stdin(stream: IO[bytes] | None = None) -> Iterator[Record]:
+def _read_stdin(stream: IO[bytes] | None = None, raw: bool = False) -> Iterator[Record]:
     if stream is None:
         if sys.stdin is None:  # started with stdin closed (`newstag predict - <&-`)
             yield Failure("stdin", "<stdin>", "<stdin>: standard input is closed; nothing to read")
@@ -500,14 +517,14 @@ def _read_stdin(stream: IO[bytes] | None = None) -> Iterator[Record]:
     try:
         head = stream.peek(1)[:1] if hasattr(stream, "peek") else b""
         if head.lstrip()[:1] in (b"{", b"["):
-            yield from iter_jsonl(stream, "<stdin>")
+            yield from iter_jsonl(stream, "<stdin>", raw=raw)
             return
         data = stream.read()
     except (OSError, ValueError) as exc:  # a closed or unreadable descriptor
         yield Failure("stdin", "<stdin>", f"<stdin>: cannot read ({getattr(exc, 'strerror', None) or exc})")
         return
     if data.lstrip()[:1] == b"{":
-        yield from iter_jsonl(io.BytesIO(data), "<stdin>")
+        yield from iter_jsonl(io.BytesIO(data), "<stdin>", raw=raw)
         return
     try:
         text, warnings = decode(data, "<stdin>")
@@ -543,15 +560,19 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | str | Failure]:
             yield Failure(str(path), str(path), f"{path}: no such file or directory")
 
 
-def read_articles(paths: Iterable[str | Path], stdin: IO[bytes] | None = None) -> Iterator[Record]:
-    """Stream :class:`Article` or :class:`Failure` records from ``paths``, in order."""
+def read_articles(paths: Iterable[str | Path], stdin: IO[bytes] | None = None,
+                  raw: bool = False) -> Iterator[Record]:
+    """Stream :class:`Article` or :class:`Failure` records from ``paths``, in order.
+
+    ``raw``: JSON Lines come as :class:`RawLine` s, to be parsed where they are
+    tagged (:func:`parse_jsonl_line`); other files as records."""
     for item in expand_paths(paths):
         if isinstance(item, Failure):
             yield item
         elif item == "-":
-            yield from _read_stdin(stdin)
+            yield from _read_stdin(stdin, raw)
         else:
-            yield from _read_file(item)
+            yield from _read_file(item, raw)
 
 
 def load_articles(paths: Iterable[str | Path]) -> tuple[list[Article], list[Failure]]:

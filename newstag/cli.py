@@ -406,7 +406,9 @@ def predict(
         except OSError as exc:
             _die(f"{errors}: cannot write error file ({exc.strerror or exc})")
     tagged = failed = 0
-    records = read_articles(paths)
+    # with workers (or Dask), JSON Lines are parsed where they are tagged: this
+    # process only reads lines and writes results, so it keeps up with more workers
+    records = read_articles(paths, raw=jobs > 1 or bool(dask))
     results = tag_records(records, tagger=tagger if jobs == 1 else None, model_path=model, jobs=jobs, dask=dask,
                           top_k=top_k, min_score=min_score, with_text=fmt == "seed", explain=explain_,
                           labels_only=labels_only)

@@ -116,3 +116,19 @@ def _assert_group_ends(proc: subprocess.Popen, message: str, seconds: float = 5)
             return
         time.sleep(0.1)
     pytest.fail(message)
+
+
+def test_two_jobs_parse_stdin_jsonl_like_one(cli, tmp_path):
+    """With workers, JSON Lines are parsed in the workers; stdin input, a broken and
+    a blank line included, must come out exactly as a single process reads it."""
+    lines = (CORPUS / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:40]
+    lines[5:5] = ["", '{"title": "没有正文"}', "[1, 2"]
+    data = "\n".join(lines) + "\n"
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    r1 = cli("predict", "-", "--out", one, "--jobs", "1", input=data)
+    r2 = cli("predict", "-", "--out", two, "--jobs", "2", input=data)
+    assert r1.exit_code == r2.exit_code == 1
+    assert two.read_bytes() == one.read_bytes()
+    recs = [json.loads(x) for x in two.read_text(encoding="utf-8").splitlines()]
+    assert len(recs) == 42 and [("error" in r) for r in recs[5:7]] == [True, True]
+    assert recs[5]["source"] == "<stdin>:7" and recs[6]["source"] == "<stdin>:8"
