@@ -206,7 +206,7 @@ class Featurizer:
     def __getstate__(self):
         # the lexicon is a per-process cache, rebuilt where it is needed
         state = dict(self.__dict__)
-        for key in ("_lexicon", "_term_cols", "_term_list", "_char_lookup", "_targets"):
+        for key in ("_lexicon", "_term_cols", "_term_index", "_char_lookup", "_targets"):
             state.pop(key, None)
         return state
 
@@ -215,9 +215,9 @@ class Featurizer:
 
     def _term_column(self, word: str, flag: str) -> int:
         # index of the word in _term_columns() (-1: no taxonomy term)
-        if getattr(self, "_term_list", None) is None:
-            self._term_list = {t: i for i, t in enumerate(self._term_columns())}
-        return self._term_list.get(word, -1) if is_content(word) else -1
+        if getattr(self, "_term_index", None) is None:
+            self._term_index = {t: i for i, t in enumerate(self._term_columns())}
+        return self._term_index.get(word, -1) if is_content(word) else -1
 
     def document(self, title: str, text: str) -> Document:
         """``title`` and ``text`` segmented once (see :class:`.document.Document`)."""
@@ -228,10 +228,11 @@ class Featurizer:
         (or of a :class:`Document` passed alone); the string-keyed form that
         :meth:`fit` needs."""
         if isinstance(title, Document):
-            doc = title.refresh()
-        else:
-            self.lexicon.checkpoint()  # counted into strings right away: no ids outlive this call
-            doc = self.document(title, text)
+            return self._analyse(title.refresh())
+        self.lexicon.checkpoint()  # counted into strings right away: no ids outlive this call
+        return self._analyse(self.document(title, text))
+
+    def _analyse(self, doc: Document) -> Analysed:
         s = self.settings
         content = doc.lexicon.column("content")
         words = Counter(w for w, keep in zip(doc.body_words, content[doc.body_ids]) if keep)
@@ -252,19 +253,22 @@ class Featurizer:
                 counts[j] += words[t]
         return Analysed(words, chars, self._evidence(counts, len(doc.body_f)))
 
+    def _evidence(self, counts, length: int) -> list[float]:
+        """Evidence features of one text: ``log1p`` of its label hit counts, length-scaled."""
+        scale = self._length_scale(length)
+        return [math.log1p(n / scale) for n in counts]
+
     def _evidence_values(self, counts: list[float], lengths: list[int]) -> list[float]:
         """``_evidence`` of single counts, each with its text's length, times evidence_weight."""
-        s = self.settings
-        ref, alpha, w = s.evidence_reference_chars, s.evidence_length_norm, s.evidence_weight
-        return [math.log1p(n / max(1.0, length / ref) ** alpha) * w for n, length in zip(counts, lengths)]
+        w = self.settings.evidence_weight
+        return [math.log1p(n / self._length_scale(length)) * w for n, length in zip(counts, lengths)]
 
-    def _evidence(self, counts, length: int) -> list[float]:
+    def _length_scale(self, length: int) -> float:
         # Hit counts grow with length while annotators label what an article is
         # mostly about: dividing by (length / reference)^alpha keeps a passing
         # mention in a long analysis from counting like a short story's focus.
         s = self.settings
-        scale = max(1.0, length / s.evidence_reference_chars) ** s.evidence_length_norm
-        return [math.log1p(n / scale) for n in counts]
+        return max(1.0, length / s.evidence_reference_chars) ** s.evidence_length_norm
 
     def _term_columns(self) -> dict[str, tuple[int, ...]]:
         """Taxonomy term → evidence columns of the labels it names (cached)."""
@@ -363,9 +367,9 @@ class Featurizer:
         only, never on the rest of the batch.
         """
         s = self.settings
-        if s.char_ngrams not in ((), (2,)):  # other n-gram sizes: the string path
-            return FeatureRows.from_vectors(self, [[self.vector(self.analyse(d))] for d in docs])
         docs = [d.refresh() for d in docs]
+        if s.char_ngrams not in ((), (2,)):  # other n-gram sizes: the string path, slower
+            return FeatureRows.from_vectors(self, [self._string_vectors(d) for d in docs])
         n = len(docs)
         lex = docs[0].lexicon if n else self.lexicon
         word_col, term_col = lex.column("feat.word"), lex.column("feat.term")
@@ -428,6 +432,20 @@ class Featurizer:
         return FeatureRows(self, row_doc, row_len, np.concatenate(rows), np.concatenate(cols),
                            np.concatenate(weights), np.concatenate(term_rows), np.concatenate(terms),
                            np.concatenate(term_w))
+
+    def _string_vectors(self, doc: Document) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`vectors` by counting strings (for n-gram sizes the fast path lacks):
+        the whole article, then each passage re-segmented on its own with the title."""
+        out = [self.vector(self._analyse(doc))]
+        if len(doc.body_f) > 2 * self.settings.window_chars:
+            starts = doc.pieces[:, 0]
+            passage = self.passage_ids(doc, starts)
+            bounds = np.append(starts, len(doc.text))
+            for p in np.unique(passage).tolist():
+                inside = np.flatnonzero(passage == p)
+                body = doc.text[bounds[inside[0]]: bounds[inside[-1] + 1]]
+                out.append(self.vector(self._analyse(doc.lexicon.document(doc.title, body))))
+        return out
 
     def _bigram_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Bigram columns of several texts at once: ``(columns, offset in its text, text index)``."""

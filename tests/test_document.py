@@ -153,3 +153,28 @@ def test_threads_sharing_a_tagger_get_the_same_results(articles):
         chunks = list(pool.map(lambda i: shared.predict_many(pairs[i: i + 6]), range(0, len(pairs), 6)))
     together = [(p.industries, p.technologies, p.keywords, p.summary) for chunk in chunks for p in chunk]
     assert together == alone
+
+
+def test_other_ngram_sizes_take_the_string_path_with_passages(tmp_path, articles):
+    """A model with char_ngrams other than (2,) is scored by counting strings; long
+    articles must still get their passage rows, and the whole-article row must be
+    the training path's vector."""
+    from newstag import load
+    from newstag.training import TrainSettings, train
+    from newstag.model.features import FeatureSettings
+    from conftest import ROOT
+
+    out = tmp_path / "ngrams.joblib"
+    train([ROOT / "seeds"], out, TrainSettings(features=FeatureSettings(char_ngrams=(2, 3)), cv_folds=2))
+    tagger = load(out)
+    f = tagger.featurizer
+    long_text = max((a["text"] for a in articles), key=len)
+    assert len(long_text) > 2 * f.settings.window_chars
+    doc = tagger.document("标题", long_text)
+    vecs = f.vectors(doc)
+    n_passages = len(np.unique(f.passage_ids(doc, doc.pieces[:, 0])))
+    assert len(vecs) == 1 + n_passages >= 3
+    ids, vals = f.vector(f.analyse(doc))
+    order = np.argsort(ids)
+    assert np.array_equal(vecs[0][0], ids[order]) and np.allclose(vecs[0][1], vals[order])
+    assert any(n.startswith("c:") and len(n) == 5 for n in (f.feature_names()[i] for i in vecs[0][0]))
