@@ -240,9 +240,18 @@ class Document:
         return np.where(inside, idx, -1)
 
 
+def own_document(step, title: str, text: str) -> Document:
+    """``title``/``text`` segmented for a keyword extractor or summariser called
+    on its own (not through a Tagger): with ``step.lexicon``, made on first use."""
+    if step.lexicon is None:
+        step.lexicon = Lexicon(step.tokenizer)
+    step.lexicon.checkpoint()  # one article at a time: no other document holds ids
+    return step.lexicon.document(title, text)
+
+
 def content_column(word: str, flag: str) -> bool:
     """Column ``content``: a token that can carry a topic (see :func:`.tokenize.is_content`)."""
     return is_content(word)
 
 
-__all__ = ["Lexicon", "Document", "SENTENCE_END", "MIN_SENTENCE", "content_column"]
+__all__ = ["Lexicon", "Document", "SENTENCE_END", "MIN_SENTENCE", "content_column", "own_document"]

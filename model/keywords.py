@@ -31,7 +31,7 @@ import re
 
 import numpy as np
 
-from .document import Document, Lexicon
+from .document import Document, Lexicon, own_document
 
 _WORDLIKE = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z][a-z0-9\-+.]{1,}|[a-z0-9]*[\u4e00-\u9fff][\u4e00-\u9fffa-z0-9]+)$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -170,9 +170,7 @@ class KeywordExtractor:
     # ------------------------------------------------------------ candidates
     def document(self, title: str, text: str) -> Document:
         """``title``/``text`` segmented with this extractor's lexicon."""
-        if self.lexicon is None:
-            self.lexicon = Lexicon(self.tokenizer)
-        return self.lexicon.document(title, text)
+        return own_document(self, title, text)
 
     def scored(self, title, text: str | None = None) -> list[tuple[str, float]]:
         """All candidates (normalised) with their scores, best first."""
@@ -283,8 +281,10 @@ class KeywordExtractor:
         return [("".join(parts), n) for parts, (_, n) in ordered]
 
     def _runs(self, doc: Document) -> list[tuple]:
-        """Per title and body: words, ids, serial flags, each token's noun run
-        (-1: none) and the runs' ``(start, end)`` (runs of 2 words or more; cached)."""
+        """Per title and body: ``(words, serial, run_of, runs, where)``: the tokens,
+        whether each is a serial number, token position → its noun run, the runs'
+        ``(start, end)`` (2 words or more) and word id → its positions inside runs
+        (cached with the document)."""
         cache = doc.cache.get(("runs", id(self)))
         if cache is not None:
             return cache
@@ -302,7 +302,7 @@ class KeywordExtractor:
             starts, ends = starts[long], ends[long]
             pos = np.flatnonzero(in_run)
             run = np.searchsorted(starts, pos, side="right") - 1
-            inside = (run >= 0) & (pos < ends[np.maximum(run, 0)]) if len(starts) else run >= len(run)
+            inside = (run >= 0) & (pos < ends[np.maximum(run, 0)]) if len(starts) else np.zeros(len(pos), bool)
             pos, run = pos[inside].tolist(), run[inside].tolist()
             where: dict[int, list[int]] = {}  # word id → its positions inside runs
             for p, i in zip(pos, ids[pos].tolist()):
@@ -326,8 +326,6 @@ class KeywordExtractor:
 
     # ------------------------------------------------------------ keywords
     def __call__(self, title: str, text: str) -> list[str]:
-        if self.lexicon is not None:
-            self.lexicon.checkpoint()
         return self.extract(self.document(title, text))
 
     def extract(self, doc: Document) -> list[str]:

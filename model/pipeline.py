@@ -58,6 +58,10 @@ def tag_record(tagger, rec: Record, top_k: int | None = None, min_score: float |
                                   keywords=not labels_only, summary=not labels_only)
     except Exception as exc:  # one bad article must not stop a batch
         return error_record(Failure(rec.id, rec.source, f"{rec.source}: tagging failed ({type(exc).__name__}: {exc})"))
+    return _output(tagger, rec, pred, with_text, explain)
+
+
+def _output(tagger, rec: Article, pred, with_text: bool, explain: bool) -> dict:
     out = result_record(rec, pred)
     if explain:
         out["explain"] = tagger.explain(rec.title, rec.text)
@@ -66,32 +70,21 @@ def tag_record(tagger, rec: Record, top_k: int | None = None, min_score: float |
     return out
 
 
-def tag_chunk(tagger, records: list[Record], **options) -> list[dict]:
+def tag_chunk(tagger, records: list[Record], top_k: int | None = None, min_score: float | None = None,
+              with_text: bool = False, explain: bool = False, labels_only: bool = False) -> list[dict]:
     """:func:`tag_record` of each record, the articles' labels scored together
     (the same results, faster); if the batch fails, each article on its own,
     so one bad article gets an error record and the rest their tags.
     A :class:`~.reader.RawLine` is parsed here first, as the reader would have."""
     records = [parse_jsonl_line(r.name, r.lineno, r.raw) if isinstance(r, RawLine) else r for r in records]
     articles = [r for r in records if not isinstance(r, Failure)]
-    if not articles or options.get("explain"):
-        return [tag_record(tagger, r, **options) for r in records]
-    labels_only = options.get("labels_only", False)
     try:
-        preds = iter(tagger.predict_many([(a.title, a.text) for a in articles], top_k=options.get("top_k"),
-                                         min_score=options.get("min_score"), keywords=not labels_only,
-                                         summary=not labels_only))
+        preds = iter(tagger.predict_many([(a.title, a.text) for a in articles], top_k=top_k, min_score=min_score,
+                                         keywords=not labels_only, summary=not labels_only))
     except Exception:  # noqa: BLE001 - find the bad article: one at a time, with error records
-        return [tag_record(tagger, r, **options) for r in records]
-    out = []
-    for rec in records:
-        if isinstance(rec, Failure):
-            out.append(error_record(rec))
-            continue
-        res = result_record(rec, next(preds))
-        if options.get("with_text"):
-            res["_text"] = rec.text
-        out.append(res)
-    return out
+        return [tag_record(tagger, r, top_k, min_score, with_text, explain, labels_only) for r in records]
+    return [error_record(r) if isinstance(r, Failure) else _output(tagger, r, next(preds), with_text, explain)
+            for r in records]
 
 
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:

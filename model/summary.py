@@ -37,7 +37,7 @@ from bisect import bisect_left
 
 import numpy as np
 
-from .document import MIN_SENTENCE, SENTENCE_END, Document, Lexicon
+from .document import MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
 from .tokenize import is_content
 
@@ -196,16 +196,16 @@ class Summariser:
     # ------------------------------------------------------------ scoring
     def document(self, title: str, text: str) -> Document:
         """``title``/``text`` segmented with this summariser's lexicon."""
-        if self.lexicon is None:
-            self.lexicon = Lexicon(self.tokenizer)
-        return self.lexicon.document(title, text)
+        return own_document(self, title, text)
+
+    def _idf_column(self, lexicon: Lexicon) -> np.ndarray:
+        """Per word id: its IDF if a content word, else 0."""
+        return lexicon.column(lexicon.columns_of(self, {"idf": (self._content_idf, np.float64, 0.0)}) + ".idf")
 
     def _vectors(self, doc: Document) -> np.ndarray:
         """L2-normalised TF-IDF rows over the document's own words: one per
         sentence of ``doc.sentences``, then the title's (``(n + 1) × n_terms``)."""
-        lex = doc.lexicon
-        col = lex.columns_of(self, {"idf": (self._content_idf, np.float64, 0.0)})
-        idf = lex.column(col + ".idf")
+        idf = self._idf_column(doc.lexicon)
         sents, _ = doc.sentences
         row = doc.sentence_of_tokens()
         keep = (row >= 0) & (idf[doc.body_ids] > 0)
@@ -312,7 +312,7 @@ class Summariser:
         """IDF mass of a clause's words; figures count extra (events are told in numbers)."""
         words = self.tokenizer(normalise(clause))
         info = sum(self.idf.get(w, self.default_idf) for w in set(words))
-        return info * (1.5 if re.search(r"\d", clause) else 1.0)
+        return info * (1.5 if _DIGIT.search(clause) else 1.0)
 
     def _weigher(self, doc: Document, i: int):
         """:meth:`information` of clauses of sentence ``i``, from the tokens the
@@ -323,10 +323,9 @@ class Summariser:
             return lambda c: memo[c] if c in memo else memo.setdefault(c, self.information(c))
         sentence, base = sents[i], int(spans[i, 0])
         starts = doc.starts
-        col = doc.lexicon.columns_of(self, {"idf": (self._content_idf, np.float64, 0.0)})
         lo, hi = np.searchsorted(starts, [base, base + len(sentence)])
         ids = doc.body_ids[lo:hi].tolist()
-        idf = doc.lexicon.column(col + ".idf")[doc.body_ids[lo:hi]].tolist()
+        idf = self._idf_column(doc.lexicon)[doc.body_ids[lo:hi]].tolist()
         offsets = (starts[lo:hi] - base).tolist()
         memo = {}  # clauses are weighed again for the topic's shorter cut
 
@@ -344,8 +343,6 @@ class Summariser:
         return weigh
 
     def __call__(self, title: str, text: str) -> list[str]:
-        if self.lexicon is not None:
-            self.lexicon.checkpoint()
         return self.summarise(self.document(title, text))
 
     def summarise(self, doc: Document) -> list[str]:
