@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 from functools import cached_property
+from itertools import repeat
 from typing import Callable
 
 import numpy as np
@@ -154,11 +155,12 @@ class Lexicon:
         if not text:
             return [], np.zeros(0, np.int64)
         words = self.tokenizer.raw(text)
-        ids = list(map(self.ids.get, words))
-        if None in ids:  # words never seen in this thread (after a while, rare)
+        known = self.ids
+        ids = np.fromiter(map(known.get, words, repeat(-1)), np.int64, len(words))
+        if len(ids) and ids.min() < 0:  # words never seen in this thread (after a while, rare)
             self.learn(words)
-            ids = list(map(self.ids.__getitem__, words))
-        return words, np.array(ids, np.int64)
+            ids = np.fromiter(map(self.ids.__getitem__, words), np.int64, len(words))
+        return words, ids
 
     def document(self, title: str, text: str) -> "Document":
         return Document(self, title or "", text or "")
