@@ -30,6 +30,7 @@ from itertools import repeat
 import numpy as np
 
 from .document import Document, Lexicon, content_column
+from .label_kernels import row_logits
 from .labels import SETS, Taxonomy
 from .tokenize import Tokenizer, is_content
 
@@ -114,6 +115,18 @@ def _log_tf(tf: np.ndarray) -> np.ndarray:
     out[whole] = _LOG_TF[tf[whole].astype(np.int64)]
     out[~whole] = [1 + math.log(x) for x in tf[~whole].tolist()]
     return out
+
+
+def _weighted_counts(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``keys`` (ascending) and the sum of their ``weights`` (float32)."""
+    if len(keys) and not np.array_equal(weights, np.round(weights)):
+        uniq, inv = np.unique(keys, return_inverse=True)
+        return uniq, np.bincount(inv, weights=weights).astype(np.float32)
+    # whole weights (title_weight is a count): an entry of weight w is w entries,
+    # and a plain sort counts them (no inverse index to build)
+    keys = np.sort(np.repeat(keys, weights.astype(np.int64)) if len(keys) and weights.max() > 1 else keys)
+    first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) else _EMPTY
+    return keys[first], np.diff(np.append(first, len(keys))).astype(np.float32)
 
 
 class _BigramTable:
@@ -513,8 +526,7 @@ class FeatureRows:
         # term frequencies per (row, column): title entries weigh title_weight
         keys = rows * n_feat + cols
         keep = weights > 0
-        uniq, inv = np.unique(keys[keep], return_inverse=True)
-        tf = np.bincount(inv, weights=weights[keep]).astype(np.float32)
+        uniq, tf = _weighted_counts(keys[keep], weights[keep])
         rows, cols = uniq // n_feat, uniq % n_feat
         v = _log_tf(tf) * f.idf[cols]
         # words, then bigrams: each block of each row L2-normalised on its own
@@ -570,12 +582,8 @@ class FeatureRows:
         same bit for bit in any batch: ``--jobs``, chunk sizes and Dask
         partitions cannot change a label.
         """
-        Z = np.zeros((len(self.row_doc), W.shape[1]), np.float32)
-        if len(self.vals):
-            contrib = self.vals[:, None] * W[self.cols]
-            nonempty = np.flatnonzero(self.starts[1:] > self.starts[:-1])
-            Z[nonempty] = np.add.reduceat(contrib, self.starts[nonempty], axis=0)
-        return Z + b
+        return row_logits(self.starts.astype(np.int64), self.cols.astype(np.int64), self.vals.astype(np.float32),
+                          np.ascontiguousarray(W, np.float32), np.asarray(b, np.float32))
 
     def vectors(self, doc: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(ids, values)`` of each row of document ``doc``."""

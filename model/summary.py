@@ -39,6 +39,7 @@ import numpy as np
 
 from .document import MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
+from .summary_kernels import sentence_scores, spread
 from .tokenize import is_content
 
 _DIGIT = re.compile(r"\d")
@@ -202,56 +203,22 @@ class Summariser:
         """Per word id: its IDF if a content word, else 0."""
         return lexicon.column(lexicon.columns_of(self, {"idf": (self._content_idf, np.float64, 0.0)}) + ".idf")
 
-    def _vectors(self, doc: Document) -> np.ndarray:
-        """L2-normalised TF-IDF rows over the document's own words: one per
-        sentence of ``doc.sentences``, then the title's (``(n + 1) × n_terms``)."""
-        idf = self._idf_column(doc.lexicon)
-        sents, _ = doc.sentences
-        row = doc.sentence_of_tokens()
-        keep = (row >= 0) & (idf[doc.body_ids] > 0)
-        title_ids = doc.title_ids[idf[doc.title_ids] > 0]
-        ids = np.concatenate([doc.body_ids[keep], title_ids])
-        rows = np.concatenate([row[keep], np.full(len(title_ids), len(sents))])
-        uniq, cols = np.unique(ids, return_inverse=True)
-        n_terms = max(len(uniq), 1)
-        M = np.bincount(rows * n_terms + cols, minlength=(len(sents) + 1) * n_terms).astype(np.float64)
-        M = M.reshape(len(sents) + 1, n_terms)
-        nz = M > 0
-        M[nz] = 1 + np.log(M[nz])
-        M[:, : len(uniq)] *= idf[uniq]
-        norms = np.linalg.norm(M, axis=1, keepdims=True)
-        return M / np.maximum(norms, 1e-9)
-
     def _content_idf(self, word: str, flag: str) -> float:
         # as Tokenizer.__call__: no stopwords, punctuation or bare numbers (0)
         return self.idf.get(word, self.default_idf) if is_content(word) else 0.0
 
     def scores(self, doc: Document) -> tuple[np.ndarray, np.ndarray]:
-        """Per sentence of ``doc.sentences`` its score, and the sentence × sentence cosine matrix."""
-        sents, _ = doc.sentences
-        V = self._vectors(doc)
-        S, t = V[:-1], V[-1]
-        n = len(sents)
-        sim = S @ S.T
-        np.fill_diagonal(sim, 0.0)
-        # TextRank over the similarity graph: PageRank (damping 0.85), solved
-        # directly rather than iterated: rank = 0.15 + 0.85 * rank @ P
-        P = sim / np.maximum(sim.sum(axis=1), 1e-9)[:, None]
-        rank = np.linalg.solve(np.eye(n) - 0.85 * P.T, np.full(n, 0.15))
-        centrality = rank / max(rank.max(), 1e-9)
-        position = 1.0 / np.sqrt(1.0 + np.arange(n))
-        score = centrality + self.title_weight * (S @ t) + self.position_weight * position
-        _, spans = doc.sentences
-        if self.fact_weight:
-            # events are told with figures and names: dates, amounts, places, organisations
-            at = [m.start() for m in _FACT.finditer(doc.text)]
-            which = np.searchsorted(spans[:, 0], at, side="right") - 1
-            inside = (which >= 0) & (np.asarray(at, np.int64) < spans[np.maximum(which, 0), 1])
-            facts = np.minimum(np.bincount(which[inside], minlength=n), 4) / 4
-            score = score + self.fact_weight * facts
-        short = np.flatnonzero(spans[:, 1] - spans[:, 0] < 25)
-        score[[i for i in short.tolist() if _is_heading(sents[i])]] -= 10.0
-        return score, sim
+        """Per sentence of ``doc.sentences`` its score, and the sentence × sentence
+        cosine matrix of their TF-IDF vectors (see :func:`.summary_kernels.sentence_scores`)."""
+        sents, spans = doc.sentences
+        # events are told with figures and names: dates, amounts, places, organisations
+        facts = np.array([m.start() for m in _FACT.finditer(doc.text)] if self.fact_weight else [], np.int64)
+        heading = np.zeros(len(sents), np.bool_)
+        for i in np.flatnonzero(spans[:, 1] - spans[:, 0] < 25).tolist():
+            heading[i] = _is_heading(sents[i])
+        return sentence_scores(doc.body_ids, doc.starts, spans, doc.title_ids, self._idf_column(doc.lexicon),
+                               facts, heading, float(self.title_weight), float(self.position_weight),
+                               float(self.fact_weight))
 
     # ------------------------------------------------------------ points
     def select(self, doc: Document) -> tuple[list[str], list[int]]:
@@ -264,7 +231,8 @@ class Summariser:
         want = min(self.max_points, n_points(len(text)))
         score, sim = self.scores(doc)
         if self.spread:
-            return sents, self._spread(sents, score, want)
+            lengths = np.fromiter(map(len, sents), np.int64, len(sents))
+            return sents, spread(lengths, score, want).tolist()
         picked: list[int] = []
         for i in np.argsort(-score, kind="stable"):
             if score[i] < -5 and picked:
@@ -275,19 +243,6 @@ class Summariser:
             if len(picked) == want:
                 break
         return sents, sorted(picked)
-
-    def _spread(self, sents: list[str], score: np.ndarray, want: int) -> list[int]:
-        """The best sentence of each of ``want`` stretches of the article of about
-        equal length: annotators tell an article's events in its order, one per part."""
-        sizes = np.cumsum([len(s) for s in sents])
-        bounds = sizes[-1] * np.arange(1, want) / want
-        part = np.searchsorted(bounds, sizes - np.asarray([len(s) for s in sents]) / 2)
-        picked = []
-        for k in range(want):
-            idx = [i for i in np.flatnonzero(part == k) if score[i] > -5]
-            if idx:
-                picked.append(int(max(idx, key=lambda i: score[i])))
-        return sorted(picked)
 
     def _point(self, sents: list[str], i: int, picked: list[int], limit: int, weigh) -> str:
         """Sentence ``i`` trimmed to ``limit``; a short one takes in the next sentence
@@ -322,22 +277,26 @@ class Summariser:
             memo: dict[str, float] = {}
             return lambda c: memo[c] if c in memo else memo.setdefault(c, self.information(c))
         sentence, base = sents[i], int(spans[i, 0])
-        starts = doc.starts
-        lo, hi = np.searchsorted(starts, [base, base + len(sentence)])
-        ids = doc.body_ids[lo:hi].tolist()
-        idf = self._idf_column(doc.lexicon)[doc.body_ids[lo:hi]].tolist()
-        offsets = (starts[lo:hi] - base).tolist()
-        memo = {}  # clauses are weighed again for the topic's shorter cut
+        memo: dict[str, float] = {}  # clauses are weighed again for the topic's shorter cut
+        tokens: list = []  # the sentence's (ids, idf, offsets), looked up on the first weighing:
+        # most points fit their limit untrimmed and are never weighed
 
         def weigh(clause: str) -> float:
             if clause not in memo:
                 at = sentence.find(clause)
                 if at < 0:  # not verbatim in the sentence (cannot happen with trim's clauses)
                     memo[clause] = self.information(clause)
-                else:
-                    k0, k1 = bisect_left(offsets, at), bisect_left(offsets, at + len(clause))
-                    info = sum({ids[k]: idf[k] for k in range(k0, k1)}.values())
-                    memo[clause] = info * (1.5 if _DIGIT.search(clause) else 1.0)
+                    return memo[clause]
+                if not tokens:
+                    starts = doc.starts
+                    lo, hi = np.searchsorted(starts, [base, base + len(sentence)])
+                    tokens[:] = (doc.body_ids[lo:hi].tolist(),
+                                 self._idf_column(doc.lexicon)[doc.body_ids[lo:hi]].tolist(),
+                                 (starts[lo:hi] - base).tolist())
+                ids, idf, offsets = tokens
+                k0, k1 = bisect_left(offsets, at), bisect_left(offsets, at + len(clause))
+                info = sum({ids[k]: idf[k] for k in range(k0, k1)}.values())
+                memo[clause] = info * (1.5 if _DIGIT.search(clause) else 1.0)
             return memo[clause]
 
         return weigh

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .document import Document
+from . import kernels
 from .features import Featurizer
+from .label_kernels import pooled_probabilities
 from .labels import SETS, LabelSet
 from .normalise import normalise
 
@@ -58,10 +60,6 @@ class LabelModel:
         if cached is None:
             cached = self.__dict__["_index"] = {lab: j for j, lab in enumerate(self.labels)}
         return cached
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
 @dataclass
@@ -120,19 +118,9 @@ class Tagger:
                            [(name, a, b) for name, a, b in zip(self.models, [0] + ends[:-1], ends)])
         W, b, spans = self._joint
         rows = self.featurizer.rows(docs)
-        Z = rows.logits(W, b)
-        first = np.searchsorted(rows.row_doc, np.arange(len(docs) + 1)).tolist()
-        blend = self.featurizer.settings.passage_pooling == "blend"
-        out = []
-        for i in range(len(docs)):
-            z = Z[first[i]]
-            if first[i + 1] - first[i] > 1:
-                parts = Z[first[i] + 1: first[i + 1]].max(axis=0)
-                z = np.maximum(z, 0.5 * (z + parts)) if blend else np.maximum(z, parts)
-            # one row at a time: the same array shape, so the same bits, in any batch
-            p = _sigmoid(z)
-            out.append({name: p[a:b] for name, a, b in spans})
-        return out
+        first = np.searchsorted(rows.row_doc, np.arange(len(docs) + 1))
+        P = pooled_probabilities(rows.logits(W, b), first, self.featurizer.settings.passage_pooling == "blend")
+        return [{name: P[i, a:b] for name, a, b in spans} for i in range(len(docs))]
 
     def decide(self, scores: dict[str, np.ndarray], top_k: int | None = None,
                min_score: float | None = None, fallback: bool = True) -> dict[str, list[tuple[str, float]]]:
@@ -177,6 +165,7 @@ class Tagger:
         pairs = list(pairs)
         out: list[Prediction] = []
         lexicon = self.featurizer.lexicon
+        kernels.note_work(sum(len(t or "") + len(x or "") for t, x in pairs))  # a long run pays numba's start-up back
         for lo in range(0, len(pairs), batch):
             lexicon.checkpoint()  # the lexicon may start afresh between batches, never inside one
             docs = [self.document(title, text) for title, text in pairs[lo: lo + batch]]

@@ -1,0 +1,140 @@
+"""Inner loops that numba compiles once a run is long enough to pay for it.
+
+Per article, the label scorer, the keyword extractor and the summariser run
+loops over a few hundred tokens. Written with NumPy they are dozens of calls
+on tiny arrays, each costing more in call overhead than in arithmetic;
+compiled, they cost a few microseconds. Compiling has its own price: numba's
+import and first use take about half a second even when the machine code is
+already cached (the first compile ever takes about half a minute and is
+cached in ``__pycache__``). Tagging one article from the command line must
+stay quick, so a :class:`Kernel` runs as plain Python (a few milliseconds an
+article) until the process has tagged ``COMPILE_AFTER`` characters of text,
+about fifty broadcast stories, and compiled from then on.
+
+Both ways give the same results, bit for bit: kernels use float operations
+that compiled and interpreted code round alike (no fast-math, ``math`` rather
+than NumPy's vectorised ``exp``/``log``), and ``tests/test_kernels.py``
+checks it on the corpus. So when the switch happens can change speed only,
+never output (``--jobs``, Dask partitions and chunk sizes stay invisible).
+
+``NEWSTAG_KERNELS`` overrides the rule: ``python`` never compiles,
+``compiled`` compiles from the start, ``auto`` (the default) as above.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import types
+from typing import Callable
+
+COMPILE_AFTER = 30_000  # characters tagged in this process before kernels are compiled
+MODES = ("auto", "python", "compiled")
+
+_lock = threading.Lock()
+_state = {"mode": "auto", "seen": 0, "compiled": False}
+_registry: list["Kernel"] = []
+
+
+class Kernel:
+    """A function run as Python or, once :func:`compiled` is on, as numba machine code.
+
+    ``python`` (optional) is a NumPy version of the same computation for the
+    interpreted mode, where a loop over every element would be too slow; it
+    must give the same bits (tested).
+    """
+
+    def __init__(self, fn: Callable, python: Callable | None = None):
+        self.fn = fn
+        self.python = python or fn
+        self.jit = None
+        self.__doc__, self.__name__, self.__wrapped__ = fn.__doc__, fn.__name__, fn
+        _registry.append(self)
+
+    def __call__(self, *args):
+        if _state["compiled"]:
+            return (self.jit or _compile_all(self))(*args)
+        return self.python(*args)
+
+
+def kernel(fn: Callable | None = None, *, python: Callable | None = None):
+    """Decorator: ``@kernel`` or ``@kernel(python=numpy_version)``."""
+    if fn is None:
+        return lambda f: Kernel(f, python)
+    return Kernel(fn, python)
+
+
+def set_mode(mode: str) -> None:
+    """``"auto"``, ``"python"`` or ``"compiled"`` (see the module docstring)."""
+    if mode not in MODES:
+        raise ValueError(f"NEWSTAG_KERNELS must be one of {', '.join(MODES)}, not {mode!r}")
+    _state["mode"] = mode
+    _state["compiled"] = mode == "compiled" or (mode == "auto" and _state["seen"] >= COMPILE_AFTER)
+
+
+def mode() -> str:
+    return _state["mode"]
+
+
+def is_compiled() -> bool:
+    return _state["compiled"]
+
+
+def note_work(chars: int) -> None:
+    """Count ``chars`` characters about to be tagged; in ``auto`` mode, compile past the threshold."""
+    _state["seen"] += chars
+    if not _state["compiled"] and _state["mode"] == "auto" and _state["seen"] >= COMPILE_AFTER:
+        _state["compiled"] = True
+
+
+def _compile_all(asking: Kernel):
+    """Wrap every kernel with ``numba.njit`` (machine code cached on disk) and
+    return ``asking``'s. Calls between kernels of a module then go to the
+    compiled versions: numba resolves a module's globals when it compiles."""
+    with _lock:
+        if asking.jit is None:
+            import numba
+
+            # each kernel compiled from a copy of its module's globals in which
+            # the kernels it calls are their compiled versions
+            spaces: dict[int, dict] = {}
+            for k in [k for k in _registry if k.jit is None]:
+                space = spaces.setdefault(id(k.fn.__globals__), dict(k.fn.__globals__))
+                fn = types.FunctionType(k.fn.__code__, space, k.fn.__name__, k.fn.__defaults__, k.fn.__closure__)
+                k.jit = numba.njit(cache=True)(fn)
+            for space in spaces.values():
+                space.update({name: obj.jit for name, obj in space.items() if isinstance(obj, Kernel)})
+    return asking.jit
+
+
+_SAMPLE_TITLE = "人工智能大模型与机器人产业加快发展"
+_SAMPLE_SENTENCES = ("记者从工业和信息化部了解到，今年前三季度我国人工智能核心产业规模超过5000亿元，同比增长12.5%。",
+                     "多家企业发布《具身智能白皮书》，“天工”人形机器人在工厂完成搬运、质检等任务。",
+                     "专家表示，算力基础设施建设持续推进，大模型正加快在制造、医疗和金融等领域落地应用。")
+
+
+def warm() -> float:
+    """Compile every kernel now (or load it from the cache) by tagging a sample
+    article with the shipped model; returns the seconds it took."""
+    from . import load
+
+    start = time.perf_counter()
+    previous = mode()
+    set_mode("compiled")
+    try:
+        tagger = load()
+        body = "".join(_SAMPLE_SENTENCES) * 12  # long enough to be scored passage by passage too
+        tagger.predict_many([(_SAMPLE_TITLE, body), ("", _SAMPLE_SENTENCES[0])])
+    finally:
+        set_mode(previous)
+    return time.perf_counter() - start
+
+
+try:
+    set_mode(os.environ.get("NEWSTAG_KERNELS", "auto"))
+except ValueError as exc:  # a typo in the environment should not stop a tagging run
+    print(f"newstag: {exc}; using auto", file=sys.stderr)
+
+if __name__ == "__main__":
+    print(f"newstag kernels ready in {warm():.1f} s", file=sys.stderr)

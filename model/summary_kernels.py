@@ -1,0 +1,210 @@
+"""Compiled per-article loops of the summariser (see :mod:`.summary`).
+
+A broadcast story has ten or twenty sentences: scoring them with NumPy is a
+hundred calls on tiny arrays, each costing more in call overhead than in
+arithmetic (about 0.5 ms an article in all). These functions do the same
+arithmetic in one compiled call (see :mod:`.kernels` for when they are
+compiled, and why both ways give the same bits).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .kernels import kernel
+
+
+@kernel
+def _weighted_rows(row, ids, idf):
+    """Sublinear TF-IDF rows, L2-normalised, of ``(row, word id)`` entries
+    (rows sorted): ``(row_start, cols, weights)`` with each row's columns
+    (local term numbers) ascending."""
+    n_rows = row.max() + 1 if len(row) else 0
+    # local term numbers: the word ids' ranks among the distinct ids
+    order = np.argsort(ids, kind="mergesort")
+    local = np.empty(len(ids), np.int64)
+    n_terms = 0
+    for k in range(len(order)):
+        if k > 0 and ids[order[k]] != ids[order[k - 1]]:
+            n_terms += 1
+        local[order[k]] = n_terms
+    n_terms += 1
+    keys = row * n_terms + local
+    keys.sort()
+    row_start = np.zeros(n_rows + 1, np.int64)
+    cols = np.empty(len(keys), np.int64)
+    weights = np.empty(len(keys), np.float64)
+    term_idf = np.empty(n_terms, np.float64)
+    for k in range(len(ids)):
+        term_idf[local[k]] = idf[k]
+    m = 0
+    k = 0
+    while k < len(keys):
+        j = k
+        while j < len(keys) and keys[j] == keys[k]:
+            j += 1
+        r, c = keys[k] // n_terms, keys[k] % n_terms
+        cols[m] = c
+        weights[m] = (1.0 + math.log(j - k)) * term_idf[c]
+        row_start[r + 1] = m + 1
+        m += 1
+        k = j
+    for r in range(1, n_rows + 1):  # rows with no entry end where the row before does
+        row_start[r] = max(row_start[r], row_start[r - 1])
+    for r in range(n_rows):
+        ss = 0.0
+        for k in range(row_start[r], row_start[r + 1]):
+            ss += weights[k] * weights[k]
+        norm = max(math.sqrt(ss), 1e-9)
+        for k in range(row_start[r], row_start[r + 1]):
+            weights[k] /= norm
+    return row_start, cols[:m], weights[:m], n_terms
+
+
+@kernel
+def sentence_scores(body_ids, starts, spans, title_ids, idf_col, fact_at, heading,
+                    title_weight, position_weight, fact_weight):
+    """Score of each of the ``n`` sentences (``spans``: ``(n, 2)`` body offsets) and
+    the ``(n, n)`` cosine similarity of their TF-IDF vectors.
+
+    ``body_ids``/``starts``: the body's token ids and offsets; ``title_ids``;
+    ``idf_col``: IDF per word id (0: not a content word); ``fact_at``: offsets
+    of the body's facts (figures, titles, quoted names); ``heading``: per
+    sentence, whether it is a sub-heading. Score = TextRank centrality (max 1)
+    + ``title_weight`` × title similarity + ``position_weight`` / sqrt(1 + index)
+    + ``fact_weight`` × min(facts, 4) / 4, minus 10 for a heading.
+    """
+    n = spans.shape[0]
+    # the content tokens inside sentences, then the title's as row n
+    n_tok = len(body_ids)
+    row = np.empty(n_tok + len(title_ids), np.int64)
+    ids = np.empty(n_tok + len(title_ids), np.int64)
+    idf = np.empty(n_tok + len(title_ids), np.float64)
+    m = 0
+    s = 0
+    for k in range(n_tok):
+        while s < n and spans[s, 1] <= starts[k]:
+            s += 1
+        if s < n and spans[s, 0] <= starts[k] and idf_col[body_ids[k]] > 0:
+            row[m], ids[m], idf[m] = s, body_ids[k], idf_col[body_ids[k]]
+            m += 1
+    for k in range(len(title_ids)):
+        if idf_col[title_ids[k]] > 0:
+            row[m], ids[m], idf[m] = n, title_ids[k], idf_col[title_ids[k]]
+            m += 1
+    row[m] = n  # a sentinel entry keeps the title row in the table even when it has no word
+    ids[m] = -1
+    idf[m] = 0.0
+    row_start, cols, w, n_terms = _weighted_rows(row[: m + 1], ids[: m + 1], idf[: m + 1])
+    # cosine similarities: each row scattered into a dense buffer once
+    sim = np.zeros((n, n))
+    to_title = np.zeros(n)
+    buf = np.zeros(n_terms)
+    for i in range(n + 1):
+        for k in range(row_start[i], row_start[i + 1]):
+            buf[cols[k]] = w[k]
+        for j in range(n):
+            if j == i:
+                continue
+            dot = 0.0
+            for k in range(row_start[j], row_start[j + 1]):
+                dot += buf[cols[k]] * w[k]
+            if i < n:
+                sim[i, j] = dot
+            else:
+                to_title[j] = dot
+        for k in range(row_start[i], row_start[i + 1]):
+            buf[cols[k]] = 0.0
+    # TextRank over the similarity graph: PageRank (damping 0.85), solved
+    # directly: rank = 0.15 + 0.85 * rank @ P
+    A = np.eye(n)
+    for i in range(n):
+        total = 0.0
+        for j in range(n):
+            total += sim[i, j]
+        total = max(total, 1e-9)
+        for j in range(n):
+            A[j, i] -= 0.85 * sim[i, j] / total
+    rank = solve(A, np.full(n, 0.15))
+    top = max(rank.max(), 1e-9)
+    facts = np.zeros(n)
+    for at in fact_at:
+        i = np.searchsorted(spans[:, 0], at, side="right") - 1
+        if i >= 0 and at < spans[i, 1]:
+            facts[i] += 1.0
+    score = np.empty(n)
+    for i in range(n):
+        score[i] = rank[i] / top + title_weight * to_title[i] + position_weight / math.sqrt(1.0 + i) \
+            + fact_weight * min(facts[i], 4.0) / 4.0
+        if heading[i]:
+            score[i] -= 10.0
+    return score, sim
+
+
+@kernel
+def spread(lengths, score, want):
+    """Indices (ascending) of the best sentence in each of ``want`` stretches of
+    about equal length (by ``lengths``); a stretch whose sentences all score
+    -5 or less gives none."""
+    sizes = np.cumsum(lengths).astype(np.float64)
+    bounds = sizes[-1] * np.arange(1, want) / want
+    part = np.searchsorted(bounds, sizes - lengths / 2.0)
+    best = np.full(want, -1, np.int64)
+    for i in range(len(score)):
+        k = part[i]
+        if score[i] > -5 and (best[k] < 0 or score[i] > score[best[k]]):
+            best[k] = i
+    return best[best >= 0]
+
+
+def _solve_numpy(A, b):
+    """:func:`solve` with each elimination step as whole-row NumPy operations
+    (the same products and differences, so the same bits)."""
+    A, b = A.copy(), b.copy()
+    n = len(b)
+    for k in range(n):
+        p = k + int(np.argmax(np.abs(A[k:, k])))
+        if p != k:
+            A[[k, p]] = A[[p, k]]
+            b[k], b[p] = b[p], b[k]
+        f = A[k + 1:, k] / A[k, k]
+        A[k + 1:, k:] -= f[:, None] * A[k, k:]
+        b[k + 1:] -= f * b[k]
+    return _back_substitute(A, b)
+
+
+@kernel
+def _back_substitute(A, b):
+    """``x`` with ``A @ x = b`` for ``A`` upper triangular (below it is ignored)."""
+    x = np.empty(len(b))
+    for i in range(len(b) - 1, -1, -1):
+        s = b[i]
+        for j in range(i + 1, len(b)):
+            s -= A[i, j] * x[j]
+        x[i] = s / A[i, i]
+    return x
+
+
+@kernel(python=_solve_numpy)
+def solve(A, b):
+    """``x`` with ``A @ x = b`` (``A`` square and non-singular): Gaussian
+    elimination with partial pivoting, then back substitution. Our own rather
+    than LAPACK's so that compiled and interpreted runs agree to the bit."""
+    A, b = A.copy(), b.copy()
+    n = len(b)
+    for k in range(n):
+        p = k
+        for i in range(k + 1, n):
+            if abs(A[i, k]) > abs(A[p, k]):
+                p = i
+        if p != k:
+            for j in range(n):
+                A[k, j], A[p, j] = A[p, j], A[k, j]
+            b[k], b[p] = b[p], b[k]
+        for i in range(k + 1, n):
+            f = A[i, k] / A[k, k]
+            for j in range(k, n):
+                A[i, j] -= f * A[k, j]
+            b[i] -= f * b[k]
+    return _back_substitute(A, b)

@@ -1,0 +1,85 @@
+"""Kernels (model/kernels.py): interpreted and compiled runs give the same output
+bit for bit, and a short run never pays for numba."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import CORPUS, SEED, SHIPPED
+
+import newstag
+from newstag.model import kernels
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """All long-form `other` articles, every 30th broadcast one, and degenerate ones."""
+    recs = [json.loads(x) for x in (CORPUS / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    picked = [r for r in recs if r["split"] == "other"] + [r for r in recs if r["split"] != "other"][::30]
+    edge = [("", "预热。"), ("只有标题", ""), ("", "AI"), ("", "今天。\n\n明天！后天？")]
+    return [(r["title"], r["text"]) for r in picked] + edge
+
+
+@pytest.fixture
+def keep_mode():
+    before = kernels.mode()
+    yield
+    kernels.set_mode(before)
+
+
+def test_compiled_and_interpreted_kernels_give_identical_output(sample, keep_mode):
+    tagger = newstag.load(SHIPPED)
+    kernels.set_mode("python")
+    assert not kernels.is_compiled()
+    slow = tagger.predict_many(sample)
+    kernels.set_mode("compiled")
+    assert kernels.is_compiled()
+    fast = tagger.predict_many(sample)
+    for (title, _), a, b in zip(sample, slow, fast):
+        assert (a.industries, a.technologies) == (b.industries, b.technologies), title
+        assert a.keywords == b.keywords, title
+        assert a.summary == b.summary, title
+        for name in a.scores:  # the probabilities themselves, not only what rounds the same
+            assert np.array_equal(a.scores[name], b.scores[name]), (title, name)
+    # the sample exercises what the kernels do: passages, summaries, keywords
+    assert any(len(p.summary) >= 4 for p in fast) and any(len(p.keywords) == 5 for p in fast)
+
+
+def _run(code: str, env_mode: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ}
+    env.pop("NEWSTAG_KERNELS", None)
+    if env_mode is not None:
+        env["NEWSTAG_KERNELS"] = env_mode
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_short_run_stays_interpreted_and_long_run_compiles():
+    code = f"""
+import json, sys
+import newstag
+from newstag.model import kernels
+tagger = newstag.load({str(SHIPPED)!r})
+tagger.predict_one("标题", open({str(SEED)!r}, encoding="utf-8").read())
+short = ("numba" in sys.modules, kernels.is_compiled())
+recs = [json.loads(x) for x in open({str(CORPUS / 'corpus.jsonl')!r}, encoding="utf-8")][:100]
+tagger.predict_many([(r["title"], r["text"]) for r in recs])
+print(json.dumps([short, ("numba" in sys.modules, kernels.is_compiled())]))
+"""
+    r = _run(code)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [[False, False], [True, True]]
+
+
+def test_unknown_mode_is_refused_with_a_readable_message(keep_mode):
+    with pytest.raises(ValueError, match="NEWSTAG_KERNELS must be one of auto, python, compiled"):
+        kernels.set_mode("fast")
+    # from the environment: one warning line, and tagging goes on in auto mode
+    r = _run("from newstag.model import kernels; print(kernels.mode())", env_mode="fast")
+    assert r.returncode == 0 and r.stdout.strip() == "auto"
+    assert r.stderr.strip().splitlines() == ["newstag: NEWSTAG_KERNELS must be one of auto, python, compiled, "
+                                             "not 'fast'; using auto"]
