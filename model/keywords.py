@@ -22,16 +22,20 @@ spelt in the article (case and full-width forms kept), so every keyword
 occurs verbatim in the text.
 
 Cost: one POS-tagging pass over title and body (rjieba: about half a
-millisecond for a broadcast story) plus the scoring in Python.
+millisecond for a broadcast story) plus the scoring, whose loops over the
+tokens are compiled with numba in a long run (:mod:`.keyword_kernels`).
 """
 from __future__ import annotations
 
+import bisect
 import math
 import re
+from collections.abc import Iterator
 
 import numpy as np
 
 from .document import Document, Lexicon, own_document
+from .keyword_kernels import compound_table, expansions, score_candidates
 
 _WORDLIKE = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z][a-z0-9\-+.]{1,}|[a-z0-9]*[\u4e00-\u9fff][\u4e00-\u9fffa-z0-9]+)$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -40,6 +44,7 @@ _QUOTED = re.compile(r"《([^《》\n]{2,24})》|“([^“”\n]{2,12})”|\"([^
 # serial numbers inside a name: 天问 + 二号, 神舟 + 十三号
 _SERIAL = re.compile(r"^[0-9一二三四五六七八九十百零]+号$")
 _SPAN_OK = re.compile(r"^[\u4e00-\u9fffa-z0-9\-·]+$")
+MAX_COMPOUND_CHARS = 12  # the longest noun compound, in characters (see KeywordExtractor.compounds)
 
 # jieba part-of-speech flags kept as single-word candidates; "" is what
 # rjieba gives dictionary words added at run time (the taxonomy terms)
@@ -149,6 +154,7 @@ class KeywordExtractor:
             "idf": (lambda w, f: self._idf(w), np.float64, 0.0),
             "compound": (lambda w, f: f in _COMPOUND_POS and bool(w.strip()), bool, False),
             "serial": (lambda w, f: _SERIAL.match(w) is not None, bool, False),
+            "len": (lambda w, f: len(w), np.int64, 0),
         })
 
     def _is_candidate(self, word: str, flag: str) -> bool:
@@ -175,142 +181,95 @@ class KeywordExtractor:
     def scored(self, title, text: str | None = None) -> list[tuple[str, float]]:
         """All candidates (normalised) with their scores, best first."""
         doc = title.refresh() if isinstance(title, Document) else self.document(title, text)
-        return self._scored(doc)[0]
+        terms, score, _ = self._candidates(doc)
+        return [(terms[k], score[k]) for k in _best_first(terms, score)]
 
-    def _scored(self, doc: Document):
-        """``(ranked, tf)``: ``(term, score)`` best first, and each term's weighted count.
+    def _candidates(self, doc: Document, expand: bool = False) -> tuple[list[str], list[float], dict[int, str]]:
+        """``(terms, score, expanded)``: the candidate terms (single words, then
+        quoted spans) and their scores, in no particular order; with ``expand``,
+        ``expanded`` maps the number of each term that :meth:`expand` replaces
+        to its compound.
 
-        Single words are scored with array operations over the document's token
-        ids; 《书名》 and “quoted” spans, a handful per article, one by one.
+        Single words are counted, scored and expanded over the document's token
+        ids by :mod:`.keyword_kernels`, one call each; 《书名》 and “quoted”
+        spans, a handful per article, one by one.
         """
         lex = doc.lexicon
         col = self._columns(lex)
-        cand = lex.column(col + ".cand")
-        t_ids, b_ids = doc.title_ids[cand[doc.title_ids]], doc.body_ids[cand[doc.body_ids]]
-        ids = np.concatenate([t_ids, b_ids])
-        uniq, inv = np.unique(ids, return_inverse=True)
-        weights = np.concatenate([np.full(len(t_ids), self.title_weight), np.ones(len(b_ids))])
-        tf = np.bincount(inv, weights=weights, minlength=len(uniq))
-        in_title = np.zeros(len(uniq), bool)
-        in_title[inv[: len(t_ids)]] = True
-        centrality = np.zeros(len(uniq))
-        use_tr = self.textrank_weight or self.method == "textrank"
-        if use_tr and len(b_ids) >= 2:
-            centrality = self._textrank(inv[len(t_ids):], len(uniq))
+        by_centrality = self.method == "textrank"
+        prior = lex.column(col + (".idf" if by_centrality else ".score"))
+        uniq, tf, centrality, score = score_candidates(
+            doc.title_ids, doc.body_ids, lex.column(col + ".cand"), prior, float(self.title_weight), int(self.window),
+            float(self.textrank_weight), by_centrality)
+        expanded: dict[int, str] = {}
+        if expand:
+            tokens = (doc.title_words, doc.body_words)
+            found = expansions(uniq, tf, doc.title_ids, doc.body_ids, lex.column(col + ".compound"),
+                               lex.column(col + ".serial"), lex.column(col + ".len"), float(self.title_weight),
+                               MAX_COMPOUND_CHARS, float(self.expand_share))
+            expanded = {k: "".join(tokens[s][i:j]) for k, s, i, j in found.tolist()}
         known = lex.words
-        words = [known[i] for i in uniq.tolist()]
-        if self.method == "textrank":
-            score = (centrality + in_title) * lex.column(col + ".idf")[uniq]
-        else:
-            score = (1 + np.log(tf)) * lex.column(col + ".score")[uniq] * (1 + self.textrank_weight * centrality)
-        ranked = list(zip(words, score.tolist()))
-        tfs = dict(zip(words, tf.tolist()))
-        rank_of = dict(zip(words, centrality.tolist()))
+        terms = [known[i] for i in uniq.tolist()]
+        score, rank = score.tolist(), centrality.tolist()
+        index = None  # term → its number, made when the first quoted span needs it
         # 《书名》 and “quoted” names: candidates of their own, counted as substrings
         for text_n in (doc.title_f, doc.body_f):
             for m in _QUOTED.finditer(text_n):
-                span = next(g for g in m.groups() if g)
-                if not (_SPAN_OK.match(span) and _CJK.search(span)) or span in tfs:
+                span = m.group(m.lastindex)  # the one group of the alternative that matched
+                if not (_SPAN_OK.match(span) and _CJK.search(span)):
+                    continue
+                if index is None:
+                    index = dict(zip(terms, range(len(terms))))
+                if span in index:
                     continue
                 parts = [w for w, _ in self.tag(span)]
                 idf = max(self._idf(p) for p in parts)
                 n = doc.body_f.count(span) + self.title_weight * doc.title_f.count(span)
-                tfs[span] = n
-                c = max((rank_of.get(p, 0.0) for p in parts), default=0.0)
+                c = max((rank[index[p]] for p in parts if p in index), default=0.0)
                 if self.method == "textrank":
                     sc = (c + (span in doc.title_f)) * idf
                 else:
                     sc = (1 + math.log(n)) * self._prior(idf, "nz", span in self.taxonomy_terms, parts) \
                         * (1 + self.textrank_weight * c)
-                ranked.append((span, sc))
-        ranked.sort(key=lambda kv: (-kv[1], kv[0]))
-        return ranked, tfs
-
-    def _textrank(self, seq: np.ndarray, n: int) -> np.ndarray:
-        """PageRank over co-occurrence of ``seq`` (node ids ``0..n-1``) within
-        ``window`` words (jieba's TextRank), scaled to max 1."""
-        src, dst = [], []
-        for d in range(1, self.window):
-            a, b = seq[:-d], seq[d:]
-            keep = a != b
-            src += [a[keep], b[keep]]
-            dst += [b[keep], a[keep]]
-        src, dst = np.concatenate(src), np.concatenate(dst)
-        if not len(src):
-            return np.zeros(n)
-        # each edge occurrence carries weight 1; a node spreads its rank over its edges
-        out_deg = np.bincount(src, minlength=n).astype(np.float64)
-        rank = np.ones(n)
-        for _ in range(10):
-            share = rank / np.maximum(out_deg, 1)
-            rank = 0.15 + 0.85 * np.bincount(dst, weights=share[src], minlength=n)
-        rank[np.bincount(seq, minlength=n) == 0] = 0.0  # title-only words are not in the graph
-        return rank / max(rank.max(), 1e-12)
+                if expand and (compound := self.expand(doc, span, n)) != span:
+                    expanded[len(terms)] = compound
+                index[span] = len(terms)
+                terms.append(span)
+                score.append(sc)
+                rank.append(0.0)  # a span has no centrality: as a part of a later span it counts 0
+        return terms, score, expanded
 
     # ------------------------------------------------------------ compounds
     def compounds(self, doc: Document, term: str) -> list[tuple[str, float]]:
         """The noun compounds (2–4 words, at most 12 characters) that contain the
         word ``term``, with their weighted counts, in order of first occurrence."""
-        wid = doc.lexicon.ids.get(term)
+        lex = doc.lexicon
+        wid = lex.ids.get(term)
         if wid is None:
             return []
-        counts: dict[tuple, list] = {}
-        for src, (words, serial, run_of, runs, where) in enumerate(self._runs(doc)):
-            if wid not in where:
-                continue
-            weight = self.title_weight if src == 0 else 1.0
-            seen = set()
-            for p in where[wid]:
-                a, b = runs[run_of[p]]
-                for i in range(max(a, p - 3), p + 1):
-                    if serial[i]:
-                        continue
-                    for j in range(max(i + 2, p + 1), min(i + 4, b) + 1):
-                        if (i, j) in seen:
-                            continue
-                        seen.add((i, j))
-                        parts = tuple(words[i:j])
-                        if len("".join(parts)) <= 12:
-                            entry = counts.get(parts)
-                            if entry is None:
-                                counts[parts] = [(src, i, j), weight]
-                            else:
-                                entry[0] = min(entry[0], (src, i, j))
-                                entry[1] += weight
-        ordered = sorted(counts.items(), key=lambda kv: kv[1][0])
-        return [("".join(parts), n) for parts, (_, n) in ordered]
+        col = self._columns(lex)
+        if not (lex.column(col + ".compound")[wid] or lex.column(col + ".serial")[wid]):
+            return []  # not a word of noun runs: spare building the table
+        src, begin, end, count, words, offsets, member = self._compounds(doc)
+        k = bisect.bisect_left(words, wid)
+        if k == len(words) or words[k] != wid:
+            return []
+        tokens = (doc.title_words, doc.body_words)
+        return [("".join(tokens[src[c]][begin[c]: end[c]]), count[c]) for c in member[offsets[k]: offsets[k + 1]]]
 
-    def _runs(self, doc: Document) -> list[tuple]:
-        """Per title and body: ``(words, serial, run_of, runs, where)``: the tokens,
-        whether each is a serial number, token position → its noun run, the runs'
-        ``(start, end)`` (2 words or more) and word id → its positions inside runs
-        (cached with the document)."""
-        cache = doc.cache.get(("runs", id(self)))
-        if cache is not None:
-            return cache
-        col = self._columns(doc.lexicon)
-        compound, serial_col = doc.lexicon.column(col + ".compound"), doc.lexicon.column(col + ".serial")
-        out = []
-        for words, ids in ((doc.title_words, doc.title_ids), (doc.body_words, doc.body_ids)):
-            comp, serial = compound[ids], serial_col[ids]
-            in_run = comp
-            for _ in range(2):  # a serial number (二号) continues a run, never starts one
-                in_run = comp | (serial & np.concatenate([[False], in_run[:-1]]))
-            edges = np.diff(np.concatenate([[0], in_run.astype(np.int8), [0]]))
-            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-            long = ends - starts >= 2
-            starts, ends = starts[long], ends[long]
-            pos = np.flatnonzero(in_run)
-            run = np.searchsorted(starts, pos, side="right") - 1
-            inside = (run >= 0) & (pos < ends[np.maximum(run, 0)]) if len(starts) else np.zeros(len(pos), bool)
-            pos, run = pos[inside].tolist(), run[inside].tolist()
-            where: dict[int, list[int]] = {}  # word id → its positions inside runs
-            for p, i in zip(pos, ids[pos].tolist()):
-                where.setdefault(i, []).append(p)
-            out.append((words, serial.tolist(), dict(zip(pos, run)), list(zip(starts.tolist(), ends.tolist())),
-                        where))
-        doc.cache[("runs", id(self))] = out
-        return out
+    def _compounds(self, doc: Document) -> tuple[list, ...]:
+        """The document's compounds, as lists (see :func:`.keyword_kernels.compound_table`),
+        kept with the document for the next word asked about."""
+        key = ("compounds", id(self))
+        table = doc.cache.get(key)
+        if table is None:
+            lex = doc.lexicon
+            col = self._columns(lex)
+            table = compound_table(doc.title_ids, doc.body_ids, lex.column(col + ".compound"),
+                                   lex.column(col + ".serial"), lex.column(col + ".len"),
+                                   float(self.title_weight), MAX_COMPOUND_CHARS)
+            table = doc.cache[key] = tuple(a.tolist() for a in table)
+        return table
 
     def expand(self, doc: Document, term: str, tf: float) -> str:
         """The compound ``term`` mostly occurs in (天问 → 天问二号), or ``term`` itself.
@@ -339,12 +298,11 @@ class KeywordExtractor:
         return list(out)
 
     def _extract(self, doc: Document) -> list[str]:
-        ranked, tfs = self._scored(doc)
+        terms, score, expanded = self._candidates(doc, expand=self.compounds_on)
         chosen: list[str] = []
         merged: list[str] = []
-        for term, _ in ranked:
-            if self.compounds_on:
-                term = self.expand(doc, term, tfs[term])
+        for k in _best_first(terms, score):
+            term = expanded.get(k, terms[k])
             # overlapping terms are merged: the first (better-scored) one stands
             if any(term in c or c in term for c in chosen):
                 merged.append(term)
@@ -359,6 +317,23 @@ class KeywordExtractor:
             if term not in chosen:
                 chosen.append(term)
         return [surface_in(doc, t) for t in chosen]
+
+
+def _best_first(terms: list[str], score: list[float]) -> Iterator[int]:
+    """Numbers of ``terms`` by ``score``, best first, ties by term: the order of
+    sorting ``(term, score)`` pairs by ``(-score, term)``, made lazily, as the
+    keyword choice rarely goes past the first ten."""
+    order = sorted(range(len(score)), key=score.__getitem__, reverse=True)
+    k = 0
+    while k < len(order):
+        j = k + 1
+        while j < len(order) and score[order[j]] == score[order[k]]:
+            j += 1
+        if j == k + 1:
+            yield order[k]
+        else:
+            yield from sorted(order[k:j], key=terms.__getitem__)
+        k = j
 
 
 def surface_in(doc: Document, term: str) -> str:
