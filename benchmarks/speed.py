@@ -15,8 +15,13 @@ Rows:
 * ``newstag predict`` end to end (process start, model load, reading,
   tagging, writing a JSONL file) as a subprocess on the ``--mb`` file, at
   ``--jobs 1`` and ``--jobs 2``; the two outputs are compared byte for byte;
+* the same on ``--fresh-mb`` MB of ``unlabelled.jsonl.gz``: stories never
+  repeated, so new words keep arriving (the corpus repeated flatters the
+  per-word caches) and the stories are shorter (more per-article overhead);
 * where the time goes: labels (features + linear scores), keywords and
-  summary of the shipped model, in this process, on the sample;
+  summary of the shipped model, in this process, on the sample, with the
+  compiled kernels; and the whole of it with interpreted kernels (what a run
+  pays for its first 30,000 characters, see model/kernels.py);
 * training time on ``corpus/train`` and the bundle size;
 * peak resident memory (sum over the process tree, sampled with psutil)
   while tagging a ``--big-mb`` file with ``--jobs 2``;
@@ -134,10 +139,16 @@ def component_rates(model: Path, texts: list[dict]) -> dict:
     import newstag
     from newstag.model.pipeline import one_blas_thread
 
+    from newstag.model import kernels
+
     one_blas_thread()  # as `newstag predict` runs: idle BLAS threads would count as CPU time
     tagger = newstag.load(model)
     pairs = [(a["title"], a["text"]) for a in texts]
-    tagger.predict_many(pairs[:50])  # lazy tokeniser set-up
+    kernels.set_mode("python")
+    few = pairs[: max(1, len(pairs) // 8)]
+    interpreted = mb_of(few) / timed(lambda: tagger.predict_many(few))[1]
+    kernels.set_mode("compiled")
+    tagger.predict_many(pairs[:50])  # lazy tokeniser set-up, kernels compiled or loaded from the cache
     mb = sum(map(text_bytes, texts)) / MB
     spent = dict.fromkeys(("segment", "labels", "keywords", "summary"), 0.0)
     clock = time.process_time
@@ -160,7 +171,30 @@ def component_rates(model: Path, texts: list[dict]) -> dict:
     out["all (predict_many)"] = mb / timed(lambda: tagger.predict_many(pairs))[1]
     out["labels only (predict_many)"] = mb / timed(lambda: tagger.predict_many(pairs, keywords=False,
                                                                                summary=False))[1]
+    out["all (predict_many), interpreted kernels"] = interpreted
     return out
+
+
+def mb_of(pairs: list[tuple[str, str]]) -> float:
+    return sum(len(t.encode("utf-8")) + len(x.encode("utf-8")) for t, x in pairs) / MB
+
+
+def write_fresh(shared: Path, path: Path, mb: float) -> tuple[int, float]:
+    """The first ``mb`` MB of text of ``unlabelled.jsonl.gz`` as JSON Lines, no story twice."""
+    import gzip
+
+    n, size = 0, 0
+    with gzip.open(shared / "corpus" / "unlabelled.jsonl.gz", "rt", encoding="utf-8") as src, \
+            open(path, "w", encoding="utf-8") as fh:
+        for line in src:
+            if size >= mb * MB:
+                break
+            obj = json.loads(line)
+            a = {"id": obj.get("id", f"u{n}"), "title": obj.get("title") or "", "text": obj.get("text") or ""}
+            fh.write(json.dumps(a, ensure_ascii=False) + "\n")
+            n += 1
+            size += text_bytes(a)
+    return n, size / MB
 
 
 def run_child(cmd: list[str], *, sample_rss: bool = False) -> dict:
@@ -244,6 +278,11 @@ def render(r: dict) -> str:
         mbps = r["mb"] / p["wall"]
         rows.append((f"`newstag predict --labels-only --jobs {jobs}` end to end",
                      f"{mbps:.2f} MB/s, {r['n'] / p['wall']:.0f} articles/s", ratio(mbps, base)))
+    for jobs, p in r.get("fresh", {}).items():
+        mbps = r["fresh_mb"] / p["wall"]
+        rows.append((f"`newstag predict --jobs {jobs}` on {r['fresh_mb']:.0f} MB of unlabelled stories "
+                     f"({r['fresh_n']}, none repeated)", f"{mbps:.2f} MB/s, {r['fresh_n'] / p['wall']:.0f} articles/s",
+                     ratio(mbps, base)))
     for name, v in r["components"].items():
         rows.append((f"in-process: {name}", f"{v:.2f} MB/s CPU", f"{v / base_cpu:.1f}× (CPU)"))
     if "train" in r:
@@ -321,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", default=str(DEFAULT_SHARED), help="the shared data folder (holds corpus/)")
     ap.add_argument("--model", default=str(DEFAULT_MODEL), help="model bundle to tag with [artifacts/model.joblib]")
     ap.add_argument("--mb", type=float, default=50, help="MB of article text for the throughput rows [50]")
+    ap.add_argument("--fresh-mb", type=float, default=10,
+                    help="MB of unlabelled stories for the fresh-text rows [10]; 0 skips them")
     ap.add_argument("--big-mb", type=float, default=200, help="MB for the peak-memory run [200]; 0 skips it")
     ap.add_argument("--sample-mb", type=float, default=5, help="MB for the in-process baseline rows [5]")
     ap.add_argument("--cold-runs", type=int, default=7, help="cold-start runs (median reported) [7]")
@@ -329,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="markdown file whose '## Speed' section is written (e.g. benchmarks/RESULTS.md)")
     args = ap.parse_args(argv)
     if args.quick:
-        args.mb, args.big_mb, args.sample_mb, args.cold_runs = 2, 5, 0.5, 3
+        args.mb, args.fresh_mb, args.big_mb, args.sample_mb, args.cold_runs = 2, 1, 5, 0.5, 3
     shared, model = Path(args.shared), Path(args.model).resolve()
     seed = shared / "seeds" / "000_69f682ce4369dada.txt"
     if not (shared / "corpus" / "corpus.jsonl").is_file():
@@ -376,6 +417,15 @@ def main(argv: list[str] | None = None) -> int:
             say(f"predict --labels-only --jobs {jobs} on {r['mb']:.1f} MB")
             r["labels_only"][jobs] = run_child(predict_cmd(model, src, tmp / "labels.jsonl", jobs, labels_only=True))
         (tmp / "labels.jsonl").unlink()
+        if args.fresh_mb > 0:
+            fresh = tmp / "fresh.jsonl"
+            r["fresh_n"], r["fresh_mb"] = write_fresh(shared, fresh, args.fresh_mb)
+            r["fresh"] = {}
+            for jobs in (1, 2):
+                say(f"predict --jobs {jobs} on {r['fresh_mb']:.1f} MB of unlabelled stories")
+                r["fresh"][jobs] = run_child(predict_cmd(model, fresh, tmp / "fresh.out.jsonl", jobs))
+            (tmp / "fresh.out.jsonl").unlink()
+            fresh.unlink()
 
         r["bundle"] = model.stat().st_size
         say("cold start")

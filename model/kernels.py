@@ -135,6 +135,3 @@ try:
     set_mode(os.environ.get("NEWSTAG_KERNELS", "auto"))
 except ValueError as exc:  # a typo in the environment should not stop a tagging run
     print(f"newstag: {exc}; using auto", file=sys.stderr)
-
-if __name__ == "__main__":
-    print(f"newstag kernels ready in {warm():.1f} s", file=sys.stderr)
