@@ -155,18 +155,38 @@ class Lexicon:
 
     def encode(self, text: str) -> tuple[list[str], np.ndarray]:
         """Segment folded ``text``: ``(tokens, ids)`` (all tokens, punctuation included)."""
-        if not text:
-            return [], np.zeros(0, np.int64)
-        words = self.tokenizer.raw(text)
-        known = self.ids
-        ids = np.fromiter(map(known.get, words, repeat(-1)), np.int64, len(words))
-        if len(ids) and ids.min() < 0:  # words never seen in this thread (after a while, rare)
-            self.learn(words)
-            ids = np.fromiter(map(self.ids.__getitem__, words), np.int64, len(words))
-        return words, ids
+        return self.encode_many([text])[0]
+
+    def encode_many(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        """:meth:`encode` of several texts; the words new to the lexicon are learned
+        together (learning has a cost per call, whatever the number of words)."""
+        out: list[tuple[list[str], np.ndarray]] = []
+        unknown = []
+        known, cut = self.ids, self.tokenizer.raw
+        for k, text in enumerate(texts):
+            words = cut(text) if text else []
+            ids = np.fromiter(map(known.get, words, repeat(-1)), np.int64, len(words))
+            if len(ids) and ids.min() < 0:  # words never seen in this thread (after a while, rare)
+                unknown.append(k)
+            out.append((words, ids))
+        if unknown:
+            self.learn([w for k in unknown for w in out[k][0]])
+            get = self.ids.__getitem__
+            for k in unknown:
+                words = out[k][0]
+                out[k] = (words, np.fromiter(map(get, words), np.int64, len(words)))
+        return out
 
     def document(self, title: str, text: str) -> "Document":
-        return Document(self, title or "", text or "")
+        return self.documents([(title, text)])[0]
+
+    def documents(self, pairs) -> list["Document"]:
+        """A :class:`Document` for each ``(title, text)`` pair, segmented together."""
+        docs = [Document(self, title or "", text or "", encode=False) for title, text in pairs]
+        encoded = self.encode_many([t for d in docs for t in (d.body_f, d.title_f)])
+        for k, doc in enumerate(docs):
+            doc._take(encoded[2 * k], encoded[2 * k + 1])
+        return docs
 
     def __getstate__(self):
         # a per-process cache: a pickled lexicon (in a model sent to a worker) starts empty
@@ -187,17 +207,20 @@ class Document:
     (int64 lexicon ids), ``starts`` (int64 offset of each body token in the body).
     """
 
-    def __init__(self, lexicon: Lexicon, title: str, text: str):
+    def __init__(self, lexicon: Lexicon, title: str, text: str, encode: bool = True):
         self.lexicon = lexicon
         self.cache: dict = {}  # what the steps derive from the document and share
         self.title, self.text = title, text
         self.title_f, self.body_f = fold(title), fold(text)
-        self._encode()
+        if encode:  # (Lexicon.documents encodes a batch of documents together)
+            self._encode()
 
     def _encode(self) -> None:
+        self._take(*self.lexicon.encode_many([self.body_f, self.title_f]))
+
+    def _take(self, body: tuple[list[str], np.ndarray], title: tuple[list[str], np.ndarray]) -> None:
         self.generation = self.lexicon.generation
-        self.body_words, self.body_ids = self.lexicon.encode(self.body_f)
-        self.title_words, self.title_ids = self.lexicon.encode(self.title_f)
+        (self.body_words, self.body_ids), (self.title_words, self.title_ids) = body, title
 
     def refresh(self) -> "Document":
         """Re-encode if the lexicon has started afresh since (its ids would be void)."""
