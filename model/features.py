@@ -15,8 +15,9 @@ Two paths compute the same values. Training counts strings
 (:meth:`Featurizer.analyse` → :meth:`Featurizer.vector`, a CSR matrix with
 :meth:`Featurizer.matrix`), which vocabulary building needs. Tagging works on
 the token ids of :class:`.document.Document` s, a batch at a time
-(:meth:`Featurizer.rows` → :class:`FeatureRows`), with NumPy only; tests
-check that the two agree. A long article also gets one row per passage.
+(:meth:`Featurizer.rows` → :class:`FeatureRows`), with NumPy, and the rows'
+logits are summed by a kernel (:mod:`.label_kernels`); tests check that the
+two paths agree. A long article also gets one row per passage.
 """
 from __future__ import annotations
 

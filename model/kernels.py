@@ -5,8 +5,9 @@ loops over a few hundred tokens. Written with NumPy they are dozens of calls
 on tiny arrays, each costing more in call overhead than in arithmetic;
 compiled, they cost a few microseconds. Compiling has its own price: numba's
 import and first use take about half a second even when the machine code is
-already cached (the first compile ever takes about half a minute and is
-cached in ``__pycache__``). Tagging one article from the command line must
+already cached (the first compile ever takes about twenty seconds; ``make
+install`` does it), and LLVM adds about 170 MB to the process's resident
+memory. Tagging one article from the command line must
 stay quick, so a :class:`Kernel` runs as plain Python (a few milliseconds an
 article) until the process has tagged ``COMPILE_AFTER`` characters of text,
 about fifty broadcast stories, and compiled from then on.
@@ -38,7 +39,7 @@ _registry: list["Kernel"] = []
 
 
 class Kernel:
-    """A function run as Python or, once :func:`compiled` is on, as numba machine code.
+    """A function run as Python or, once the process compiles (:func:`is_compiled`), as numba machine code.
 
     ``python`` (optional) is a NumPy version of the same computation for the
     interpreted mode, where a loop over every element would be too slow; it

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
+from functools import lru_cache
 
 import numpy as np
 
@@ -93,10 +94,10 @@ def trim(sentence: str, limit: int = 60, weigh=None) -> str:
     clause longer than ``limit`` is cut at its last enumeration comma (、)
     or, failing that, hard at ``limit``.
     """
-    s = tidy(strip_lead_in(sentence.strip()))
+    s = _without_lead_in(sentence)
     if len(s) <= limit:
         return s
-    parts = clauses(s)
+    parts = _clauses_of(s)
     if weigh is not None and len(parts) > 1:
         keep = {0}
         used = len(parts[0])
@@ -118,6 +119,18 @@ def trim(sentence: str, limit: int = 60, weigh=None) -> str:
     head = s[:limit]
     cut = head.rfind("、")
     return tidy(head[:cut] if cut >= limit // 2 else head)
+
+
+# a point's sentence is trimmed twice, for the point and again to make room for
+# its topic: the string work is done once (pure functions of the sentence)
+@lru_cache(maxsize=1024)
+def _without_lead_in(sentence: str) -> str:
+    return tidy(strip_lead_in(sentence.strip()))
+
+
+@lru_cache(maxsize=1024)
+def _clauses_of(s: str) -> tuple[str, ...]:
+    return tuple(clauses(s))
 
 
 def tidy(s: str) -> str:
