@@ -17,9 +17,10 @@ from .kernels import kernel
 
 @kernel
 def _weighted_rows(row, ids, idf):
-    """Sublinear TF-IDF rows, L2-normalised, of ``(row, word id)`` entries
-    (rows sorted): ``(row_start, cols, weights)`` with each row's columns
-    (local term numbers) ascending."""
+    """Sublinear TF-IDF rows, L2-normalised, of ``(row, word id)`` entries with
+    each entry's IDF: ``(row_start, cols, weights, n_terms)``, row ``r`` being
+    ``cols``/``weights`` ``[row_start[r]:row_start[r + 1]]``, its columns (the
+    words' ranks among the ``n_terms`` distinct ids) ascending."""
     n_rows = row.max() + 1 if len(row) else 0
     # local term numbers: the word ids' ranks among the distinct ids
     order = np.argsort(ids, kind="mergesort")
