@@ -258,15 +258,6 @@ class Document:
                 spans.append((s, s + len(stripped)))
         return out, np.asarray(spans, np.int64).reshape(-1, 2)
 
-    def sentence_of_tokens(self) -> np.ndarray:
-        """Per body token, the index of its sentence in :attr:`sentences` (-1: none)."""
-        _, spans = self.sentences
-        if not len(spans):
-            return np.full(len(self.body_words), -1, np.int64)
-        idx = np.searchsorted(spans[:, 0], self.starts, side="right") - 1
-        inside = (idx >= 0) & (self.starts < spans[np.maximum(idx, 0), 1])
-        return np.where(inside, idx, -1)
-
 
 def own_document(step, title: str, text: str) -> Document:
     """``title``/``text`` segmented for a keyword extractor or summariser called

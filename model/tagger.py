@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .document import Document
 from . import kernels
+from .document import Document
 from .features import Featurizer
 from .label_kernels import pooled_probabilities
 from .labels import SETS, LabelSet
@@ -168,7 +168,7 @@ class Tagger:
         kernels.note_work(sum(len(t or "") + len(x or "") for t, x in pairs))  # a long run pays numba's start-up back
         for lo in range(0, len(pairs), batch):
             lexicon.checkpoint()  # the lexicon may start afresh between batches, never inside one
-            docs = self.featurizer.lexicon.documents(pairs[lo: lo + batch])
+            docs = lexicon.documents(pairs[lo: lo + batch])
             preds = []
             for sc in self.scores_many(docs):
                 tags = self.decide(sc, top_k=top_k, min_score=min_score)
