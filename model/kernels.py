@@ -34,7 +34,7 @@ COMPILE_AFTER = 30_000  # characters tagged in this process before kernels are c
 MODES = ("auto", "python", "compiled")
 
 _lock = threading.Lock()
-_state = {"mode": "auto", "seen": 0, "compiled": False}
+_state = {"mode": "auto", "seen": 0, "compiled": False, "told": False}
 _registry: list["Kernel"] = []
 
 
@@ -50,13 +50,26 @@ class Kernel:
         self.fn = fn
         self.python = python or fn
         self.jit = None
+        self.ready = False  # called compiled at least once
         self.__doc__, self.__name__, self.__wrapped__ = fn.__doc__, fn.__name__, fn
         _registry.append(self)
 
     def __call__(self, *args):
         if _state["compiled"]:
-            return (self.jit or _compile_all(self))(*args)
+            return self.jit(*args) if self.ready else self._first_call(args)
         return self.python(*args)
+
+    def _first_call(self, args):
+        jit = self.jit or _compile_all(self)
+        start = time.perf_counter()
+        out = jit(*args)  # numba compiles here, or loads the machine code from its cache
+        self.ready = True
+        if time.perf_counter() - start > 2 and not _state["told"]:
+            # a long pause in a run deserves a word; it happens once per install
+            _state["told"] = True
+            print("newstag: compiling the tagging kernels for this machine (about 20 s, once: later runs load "
+                  "them from the cache; `make install` does it ahead)", file=sys.stderr)
+        return out
 
 
 def kernel(fn: Callable | None = None, *, python: Callable | None = None):

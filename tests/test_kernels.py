@@ -83,3 +83,15 @@ def test_unknown_mode_is_refused_with_a_readable_message(keep_mode):
     assert r.returncode == 0 and r.stdout.strip() == "auto"
     assert r.stderr.strip().splitlines() == ["newstag: NEWSTAG_KERNELS must be one of auto, python, compiled, "
                                              "not 'fast'; using auto"]
+
+
+def test_first_compile_is_announced_once_then_cached(tmp_path):
+    # an empty numba cache stands for a machine where `make install` did not compile ahead
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NEWSTAG_KERNELS": "compiled"}
+    cmd = [sys.executable, "-m", "newstag.cli", "predict", str(SEED), "--model", str(SHIPPED), "--quiet"]
+    runs = [subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout and json.loads(runs[0].stdout)["industries"]
+    said = [line for line in runs[0].stderr.splitlines() if "compiling the tagging kernels" in line]
+    assert len(said) == 1
+    assert "compiling" not in runs[1].stderr  # the second run loads them from the cache
