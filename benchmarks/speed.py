@@ -11,7 +11,9 @@ body), the same unit for every row, so ratios compare like with like.
 Rows:
 
 * plain ``jieba.lcut`` and ``rjieba.cut`` on title and body, in this process,
-  on a ``--sample-mb`` sample (the baseline of every ratio);
+  on a ``--sample-mb`` sample, before and again after the throughput rows
+  (the mean of the two jieba rates is the baseline of every ratio: the
+  machine's own speed drifts during a run);
 * ``newstag predict`` end to end (process start, model load, reading,
   tagging, writing a JSONL file) as a subprocess on the ``--mb`` file, at
   ``--jobs 1`` and ``--jobs 2``; the two outputs are compared byte for byte;
@@ -259,11 +261,18 @@ def ratio(x: float, base: float) -> str:
     return f"{x / base:.1f}×"
 
 
+def baseline(r: dict) -> tuple[float, float]:
+    """Plain jieba's ``(wall, cpu)`` MB/s: the mean of its runs before and after the throughput rows."""
+    runs = [r["tok"]["jieba"]] + ([r["tok_after"]["jieba"]] if "tok_after" in r else [])
+    return statistics.mean(x["wall"] for x in runs), statistics.mean(x["cpu"] for x in runs)
+
+
 def render(r: dict) -> str:
-    base = r["tok"]["jieba"]["wall"]
-    base_cpu = r["tok"]["jieba"]["cpu"]
+    base, base_cpu = baseline(r)
+    spread = (f"; {r['tok']['jieba']['wall']:.2f} before the throughput rows, "
+              f"{r['tok_after']['jieba']['wall']:.2f} after") if "tok_after" in r else ""
     rows = [
-        ("plain `jieba.lcut` (baseline)", f"{base:.2f} MB/s ({base_cpu:.2f} MB/s CPU)", "1.0×"),
+        ("plain `jieba.lcut` (baseline)", f"{base:.2f} MB/s ({base_cpu:.2f} MB/s CPU{spread})", "1.0×"),
         ("plain `rjieba.cut`", f"{r['tok']['rjieba']['wall']:.2f} MB/s", ratio(r["tok"]["rjieba"]["wall"], base)),
     ]
     for jobs in (1, 2):
@@ -336,7 +345,7 @@ def render(r: dict) -> str:
 
 def targets(r: dict) -> list[tuple[str, bool]]:
     """The issue's "done when" figures: ``(description, met)``."""
-    base = r["tok"]["jieba"]["wall"]
+    base = baseline(r)[0]
     out = []
     for jobs, want in ((2, 8), (1, 4)):
         got = r["mb"] / r["predict"][jobs]["wall"] / base
@@ -426,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
                 r["fresh"][jobs] = run_child(predict_cmd(model, fresh, tmp / "fresh.out.jsonl", jobs))
             (tmp / "fresh.out.jsonl").unlink()
             fresh.unlink()
+        say(f"baseline again: jieba / rjieba on {args.sample_mb} MB")
+        r["tok_after"] = tokenizer_rates(texts)
 
         r["bundle"] = model.stat().st_size
         say("cold start")
