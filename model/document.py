@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import kernels
 from .normalise import fold
 from .tokenize import Tokenizer, is_content
 
@@ -183,6 +184,9 @@ class Lexicon:
     def documents(self, pairs) -> list["Document"]:
         """A :class:`Document` for each ``(title, text)`` pair, segmented together."""
         docs = [Document(self, title or "", text or "", encode=False) for title, text in pairs]
+        # every way of tagging makes its documents here: a long run, whichever
+        # step it calls, pays numba's start-up back (see .kernels)
+        kernels.note_work(sum(len(d.title) + len(d.text) for d in docs))
         encoded = self.encode_many([t for d in docs for t in (d.body_f, d.title_f)])
         for k, doc in enumerate(docs):
             doc._take(encoded[2 * k], encoded[2 * k + 1])

@@ -98,8 +98,8 @@ def is_compiled() -> bool:
 def note_work(chars: int) -> None:
     """Count ``chars`` characters about to be tagged; in ``auto`` mode, compile past the threshold."""
     _state["seen"] += chars
-    if not _state["compiled"] and _state["mode"] == "auto" and _state["seen"] >= COMPILE_AFTER:
-        _state["compiled"] = True
+    if not _state["compiled"]:
+        set_mode(_state["mode"])
 
 
 def _compile_all(asking: Kernel):

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kernels
 from .document import Document
 from .features import Featurizer
 from .label_kernels import pooled_probabilities
@@ -165,7 +164,6 @@ class Tagger:
         pairs = list(pairs)
         out: list[Prediction] = []
         lexicon = self.featurizer.lexicon
-        kernels.note_work(sum(len(t or "") + len(x or "") for t, x in pairs))  # a long run pays numba's start-up back
         for lo in range(0, len(pairs), batch):
             lexicon.checkpoint()  # the lexicon may start afresh between batches, never inside one
             docs = lexicon.documents(pairs[lo: lo + batch])

@@ -58,7 +58,12 @@ def _run(code: str, env_mode: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
 
 
-def test_short_run_stays_interpreted_and_long_run_compiles():
+@pytest.mark.parametrize("long_run", [
+    'tagger.predict_many([(r["title"], r["text"]) for r in recs])',
+    # a caller using one step on its own runs long too
+    '[tagger.keyword_extractor(r["title"], r["text"]) for r in recs]',
+])
+def test_short_run_stays_interpreted_and_long_run_compiles(long_run):
     code = f"""
 import json, sys
 import newstag
@@ -67,7 +72,7 @@ tagger = newstag.load({str(SHIPPED)!r})
 tagger.predict_one("标题", open({str(SEED)!r}, encoding="utf-8").read())
 short = ("numba" in sys.modules, kernels.is_compiled())
 recs = [json.loads(x) for x in open({str(CORPUS / 'corpus.jsonl')!r}, encoding="utf-8")][:100]
-tagger.predict_many([(r["title"], r["text"]) for r in recs])
+{long_run}
 print(json.dumps([short, ("numba" in sys.modules, kernels.is_compiled())]))
 """
     r = _run(code)
