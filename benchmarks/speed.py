@@ -139,11 +139,8 @@ def component_rates(model: Path, texts: list[dict]) -> dict:
     ``predict_many`` as a whole, with and without keywords and summary."""
     sys.path.insert(0, str(ROOT))
     import newstag
-    from newstag.model.pipeline import one_blas_thread
-
     from newstag.model import kernels
 
-    one_blas_thread()  # as `newstag predict` runs: idle BLAS threads would count as CPU time
     tagger = newstag.load(model)
     pairs = [(a["title"], a["text"]) for a in texts]
     kernels.set_mode("python")

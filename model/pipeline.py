@@ -106,24 +106,10 @@ def _ordered(submit, records: Iterable[Record], chunk_size: int, max_pending: in
 
 
 # ------------------------------------------------------------------ local processes
-def one_blas_thread() -> None:
-    """Limit this process's BLAS to one thread. Tagging multiplies small matrices
-    (a summary's sentences): extra BLAS threads only spin on the other cores,
-    where --jobs workers (or the process reading and writing) need them; with
-    --jobs 2, ~20 % more throughput."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # threadpoolctl comes with scikit-learn; without it, BLAS defaults
-        pass
-
-
 def _init_worker(model_path: str, options: dict) -> None:
     # Ctrl-C goes to the whole process group: the parent handles it (and
     # terminates the pool); a worker dying mid-chunk would only hang the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    one_blas_thread()
     from . import load
 
     _WORKER["options"] = options
