@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 import threading
 from functools import cached_property
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Callable
 
 import numpy as np
 
 from . import kernels
+from .lexicon_kernels import insert_words, word_ids
 from .normalise import fold
 from .tokenize import Tokenizer, is_content
 
@@ -43,6 +44,21 @@ class _Words:
         self.words: list[str] = []
         self.flags: list[str] = []
         self.cols: dict[str, np.ndarray] = {}
+        # the compiled lookup's copy of the words (see .lexicon_kernels), brought
+        # up to date before each use: words[:hashed] are in it
+        self.hashed = 0
+        self.table = np.zeros(0, np.int64)
+        self.keys = np.zeros(0, np.uint32)
+        self.key_start = np.zeros(1, np.int64)
+
+
+def _grown(arr: np.ndarray, size: int, fill) -> np.ndarray:
+    """``arr`` if it holds ``size`` items, else a copy at least twice as long, padded with ``fill``."""
+    if len(arr) >= size:
+        return arr
+    out = np.full(max(size, 2 * len(arr)), fill, arr.dtype)
+    out[: len(arr)] = arr
+    return out
 
 
 class Lexicon:
@@ -63,7 +79,9 @@ class Lexicon:
     def __init__(self, tokenizer: Tokenizer, max_words: int = 200_000):
         self.tokenizer = tokenizer
         self.max_words = max_words
-        self._specs: dict[str, tuple[Callable[[str, str], object], object, object]] = {}
+        # every word's length: token offsets are a cumulative sum of it (Document.starts)
+        self._specs: dict[str, tuple[Callable[[str, str], object], object, object]] = {
+            "len": (lambda word, flag: len(word), np.int64, 0)}
         self._owners: dict[str, object] = {}
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -139,10 +157,7 @@ class Lexicon:
             w.flags.append(flag(word))
         for name, col in list(w.cols.items()):
             fn, dtype, default = self._specs[name]
-            if len(col) < len(w.words):
-                grown = np.full(max(len(w.words), 2 * len(col)), default, dtype)
-                grown[: len(col)] = col
-                col = w.cols[name] = grown
+            col = w.cols[name] = _grown(col, len(w.words), default)
             col[start: len(w.words)] = [fn(word, f) for word, f in zip(w.words[start:], w.flags[start:])]
         w.full = len(w.words) > self.max_words
 
@@ -161,22 +176,49 @@ class Lexicon:
     def encode_many(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
         """:meth:`encode` of several texts; the words new to the lexicon are learned
         together (learning has a cost per call, whatever the number of words)."""
-        out: list[tuple[list[str], np.ndarray]] = []
-        unknown = []
-        known, cut = self.ids, self.tokenizer.raw
-        for k, text in enumerate(texts):
-            words = cut(text) if text else []
-            ids = np.fromiter(map(known.get, words, repeat(-1)), np.int64, len(words))
-            if len(ids) and ids.min() < 0:  # words never seen in this thread (after a while, rare)
-                unknown.append(k)
-            out.append((words, ids))
-        if unknown:
+        cut = self.tokenizer.raw
+        tokens = [cut(text) if text else [] for text in texts]
+        out = list(zip(tokens, self._ids(tokens, texts)))
+        unknown = [k for k, (_, ids) in enumerate(out) if len(ids) and ids.min() < 0]
+        if unknown:  # words never seen in this thread (after a while, rare)
             self.learn([w for k in unknown for w in out[k][0]])
-            get = self.ids.__getitem__
-            for k in unknown:
-                words = out[k][0]
-                out[k] = (words, np.fromiter(map(get, words), np.int64, len(words)))
+            known = self.ids
+            for k in unknown:  # only the new words' places are filled in (a few per text)
+                words, ids = out[k]
+                at = np.flatnonzero(ids < 0)
+                ids[at] = [known[words[i]] for i in at.tolist()]
         return out
+
+    def _ids(self, tokens: list[list[str]], texts: list[str]) -> list[np.ndarray]:
+        """Per token list, its words' ids (-1: not known yet)."""
+        known = self.ids
+        if not kernels.is_compiled() or any("\0" in t for t in texts):  # (NUL separates the tokens below)
+            return [np.fromiter(map(known.get, words, repeat(-1)), np.int64, len(words)) for words in tokens]
+        w = self._w
+        if w.hashed < len(w.words) or not len(w.table):
+            self._hash_new_words(w)
+        flat = list(chain.from_iterable(tokens))
+        codes = np.frombuffer(("\0".join(flat) + "\0").encode("utf-32-le"), np.uint32) if flat else \
+            np.zeros(0, np.uint32)
+        ids = word_ids(codes, w.table, w.keys, w.key_start)
+        return np.split(ids, np.cumsum([len(words) for words in tokens[:-1]], dtype=np.int64))
+
+    @staticmethod
+    def _hash_new_words(w: _Words) -> None:
+        """Enter the words learned since the last lookup into the compiled lookup's table."""
+        n, new = len(w.words), w.words[w.hashed:]
+        codes = np.frombuffer("".join(new).encode("utf-32-le"), np.uint32)
+        at = int(w.key_start[w.hashed])
+        w.keys = _grown(w.keys, at + len(codes), 0)
+        w.keys[at: at + len(codes)] = codes
+        w.key_start = _grown(w.key_start, n + 1, 0)
+        w.key_start[w.hashed + 1: n + 1] = at + np.cumsum(np.fromiter(map(len, new), np.int64, len(new)))
+        if 2 * n >= len(w.table):  # kept under half full: probes stay short (and never empty)
+            w.table = np.full(max(1 << 16, 1 << (4 * n).bit_length()), -1, np.int64)
+            insert_words(w.table, w.keys, w.key_start, 0, n)
+        else:
+            insert_words(w.table, w.keys, w.key_start, w.hashed, n)
+        w.hashed = n
 
     def document(self, title: str, text: str) -> "Document":
         return self.documents([(title, text)])[0]
@@ -235,7 +277,7 @@ class Document:
 
     @cached_property
     def starts(self) -> np.ndarray:
-        lengths = np.fromiter(map(len, self.body_words), np.int64, len(self.body_words))
+        lengths = self.lexicon.column("len")[self.refresh().body_ids]
         return np.cumsum(lengths) - lengths
 
     @cached_property

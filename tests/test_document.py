@@ -196,3 +196,34 @@ def test_sentence_pieces_cut_where_the_sentence_rule_says(tagger, articles):
         starts = [0] + [e for _, e in cuts]
         ends = [s for s, _ in cuts] + [len(text)]
         assert doc.pieces.tolist() == [list(p) for p in zip(starts, ends)], text[:40]
+
+
+def test_compiled_word_lookup_gives_the_dicts_ids(articles):
+    """Compiled, the lexicon looks token ids up in its own hash table (model/lexicon_kernels.py);
+    the ids must be the dict's for every token, as the table grows and after restarts."""
+    from newstag import load
+    from newstag.model import kernels
+
+    with open(CORPUS / "corpus.jsonl", encoding="utf-8") as fh:
+        corpus = [json.loads(line)["text"] for line in fh if line.strip()]
+    odd = ["", "a", "含\0空字符的文本。", "𠀀𪚥𝐀 emoji 😀 混排", "\n\n\u3000\u3000\n", "同一个词同一个词"]
+    small = load(SHIPPED).featurizer.lexicon
+    small.max_words = 4000  # starts afresh (a new table) several times
+    big = load(SHIPPED).featurizer.lexicon  # learns the whole corpus: the table is rebuilt larger
+    runs = [(small, [a["text"] for a in articles[:120]] + odd + [a["title"] for a in articles[:120]]),
+            (big, odd + corpus)]
+    before = kernels.mode()
+    try:
+        for mode in ("compiled", "python"):
+            kernels.set_mode(mode)
+            for lex, texts in runs:
+                for lo in range(0, len(texts), 32):
+                    lex.checkpoint()
+                    batch = texts[lo: lo + 32]
+                    for text, (words, ids) in zip(batch, lex.encode_many(batch)):
+                        assert ids.dtype == np.int64 and len(ids) == len(words), text[:20]
+                        assert ids.tolist() == [lex.ids[w] for w in words], text[:20]
+    finally:
+        kernels.set_mode(before)
+    assert small.generation >= 2
+    assert len(big.ids) > 2 ** 15  # past the first table's half (see Lexicon._hash_new_words)
