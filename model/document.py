@@ -21,17 +21,16 @@ from typing import Callable
 import numpy as np
 
 from . import kernels
-from .lexicon_kernels import insert_words, word_ids
+from .document_kernels import cuts, insert_words, word_ids
 from .normalise import fold
 from .tokenize import Tokenizer, is_content
 
 # a sentence ends after 。！？； (a closing quote right after it stays with it),
 # at a line break or at a paragraph indent
 SENTENCE_END = re.compile(r"(?<=[。！？!?；;])(?![”’」』\"])|(?<=[。！？!?；;][”’」』\"])|\n+|\u3000\u3000+")
-# SENTENCE_END's cuts found twice as fast: the end mark itself is matched
-# (group 1; the cut is after it) rather than every position tried with look-behinds
-_CUTS = re.compile(r"([。！？!?；;][”’」』\"]?)|\n+|\u3000\u3000+")
 MIN_SENTENCE = 6  # characters; shorter pieces (stray numbers, "图") are no sentences
+# str.strip()'s white space, by code point (none lies beyond U+3000)
+_SPACE = np.asarray([chr(c).isspace() for c in range(0x3001)], np.bool_)
 
 
 class _Words:
@@ -44,7 +43,7 @@ class _Words:
         self.words: list[str] = []
         self.flags: list[str] = []
         self.cols: dict[str, np.ndarray] = {}
-        # the compiled lookup's copy of the words (see .lexicon_kernels), brought
+        # the compiled lookup's copy of the words (see .document_kernels), brought
         # up to date before each use: words[:hashed] are in it
         self.hashed = 0
         self.table = np.zeros(0, np.int64)
@@ -281,28 +280,22 @@ class Document:
         return np.cumsum(lengths) - lengths
 
     @cached_property
+    def _cuts(self) -> tuple[np.ndarray, np.ndarray]:
+        return cuts(np.frombuffer(self.text.encode("utf-32-le"), np.uint32), _SPACE, MIN_SENTENCE)
+
+    @property
     def pieces(self) -> np.ndarray:
         """``(n, 2)`` start/end offsets of the body's pieces between sentence ends
         (whole body covered; a piece may be blank)."""
-        cuts = [(m.end(), m.end()) if m.lastindex else m.span() for m in _CUTS.finditer(self.text)]
-        starts = [0] + [e for _, e in cuts]
-        ends = [s for s, _ in cuts] + [len(self.text)]
-        return np.asarray([starts, ends], np.int64).T.reshape(-1, 2)
+        return self._cuts[0]
 
     @cached_property
     def sentences(self) -> tuple[list[str], np.ndarray]:
         """The body's sentences (pieces stripped, at least ``MIN_SENTENCE`` long) and
         their ``(n, 2)`` spans in the body."""
+        spans = self._cuts[1]
         text = self.text
-        out, spans = [], []
-        for s, e in self.pieces.tolist():
-            piece = text[s:e]
-            stripped = piece.strip()
-            if len(stripped) >= MIN_SENTENCE:
-                s += len(piece) - len(piece.lstrip())
-                out.append(stripped)
-                spans.append((s, s + len(stripped)))
-        return out, np.asarray(spans, np.int64).reshape(-1, 2)
+        return [text[s:e] for s, e in spans.tolist()], spans
 
 
 def own_document(step, title: str, text: str) -> Document:

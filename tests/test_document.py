@@ -186,20 +186,34 @@ def _cuts_by_definition(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in SENTENCE_END.finditer(text)]
 
 
-def test_sentence_pieces_cut_where_the_sentence_rule_says(tagger, articles):
+@pytest.mark.parametrize("mode", ["python", "compiled"])
+def test_sentence_pieces_cut_where_the_sentence_rule_says(tagger, articles, mode):
     # Document.pieces finds the cuts with a faster pattern than the rule's own
+    # (interpreted) or a loop over code points (compiled)
+    from newstag.model import kernels
+    from newstag.model.summary import sentences
+
     tricky = ["“你好。”他说。\n\n\u3000\u3000新段落！", "a。。b", "？\u3000\u3000", "x;\"y", "。\u3000\u3000\u3000z",
-              "。”\n", "结尾没有标点", "\n\n\n", "第一句！”“第二句？’"]
-    for text in [a["text"] for a in articles] + tricky:
-        doc = tagger.document("", text)
-        cuts = _cuts_by_definition(text)
-        starts = [0] + [e for _, e in cuts]
-        ends = [s for s, _ in cuts] + [len(text)]
-        assert doc.pieces.tolist() == [list(p) for p in zip(starts, ends)], text[:40]
+              "。”\n", "结尾没有标点", "\n\n\n", "第一句！”“第二句？’", "", "\u3000 \t全角与半角空白之间的句子。\xa0\u2003",
+              "短。\r\n\r\n一句带回车换行的句子！\u3000", "𠀀𪚥字符在扩展区的句子。😀后面还有表情？"]
+    before = kernels.mode()
+    kernels.set_mode(mode)
+    try:
+        for text in [a["text"] for a in articles] + tricky:
+            doc = tagger.document("", text)
+            cuts = _cuts_by_definition(text)
+            starts = [0] + [e for _, e in cuts]
+            ends = [s for s, _ in cuts] + [len(text)]
+            assert doc.pieces.tolist() == [list(p) for p in zip(starts, ends)], text[:40]
+            found, spans = doc.sentences
+            assert found == sentences(text), text[:40]
+            assert [text[s:e] for s, e in spans.tolist()] == found, text[:40]
+    finally:
+        kernels.set_mode(before)
 
 
 def test_compiled_word_lookup_gives_the_dicts_ids(articles):
-    """Compiled, the lexicon looks token ids up in its own hash table (model/lexicon_kernels.py);
+    """Compiled, the lexicon looks token ids up in its own hash table (model/document_kernels.py);
     the ids must be the dict's for every token, as the table grows and after restarts."""
     from newstag import load
     from newstag.model import kernels
