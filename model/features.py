@@ -15,9 +15,10 @@ Two paths compute the same values. Training counts strings
 (:meth:`Featurizer.analyse` → :meth:`Featurizer.vector`, a CSR matrix with
 :meth:`Featurizer.matrix`), which vocabulary building needs. Tagging works on
 the token ids of :class:`.document.Document` s, a batch at a time
-(:meth:`Featurizer.rows` → :class:`FeatureRows`), with NumPy, and the rows'
+(:meth:`Featurizer.rows` → :class:`FeatureRows`), with NumPy or, once the
+kernels are compiled, in one loop (:mod:`.feature_kernels`), and the rows'
 logits are summed by a kernel (:mod:`.label_kernels`); tests check that the
-two paths agree. A long article also gets one row per passage.
+paths agree. A long article also gets one row per passage.
 """
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ from itertools import repeat
 
 import numpy as np
 
+from . import kernels
 from .document import Document, Lexicon, content_column
+from .feature_kernels import feature_rows
 from .label_kernels import row_logits
 from .labels import SETS, Taxonomy
 from .tokenize import Tokenizer, is_content
@@ -384,6 +387,8 @@ class Featurizer:
         docs = [d.refresh() for d in docs]
         if s.char_ngrams not in ((), (2,)):  # other n-gram sizes: the string path, slower
             return FeatureRows.from_vectors(self, [self._string_vectors(d) for d in docs])
+        if kernels.is_compiled() and docs:
+            return self._compiled_rows(docs)
         n = len(docs)
         lex = docs[0].lexicon if n else self.lexicon
         word_col, term_col = lex.column("feat.word"), lex.column("feat.term")
@@ -447,6 +452,49 @@ class Featurizer:
                            np.concatenate(weights), np.concatenate(term_rows), np.concatenate(terms),
                            np.concatenate(term_w))
 
+    def _compiled_rows(self, docs: list[Document]) -> "FeatureRows":
+        """:meth:`rows` by :func:`.feature_kernels.feature_rows` (the same values)."""
+        s = self.settings
+        lex = docs[0].lexicon
+
+        def offsets(lengths) -> np.ndarray:
+            return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+
+        def codes(texts) -> tuple[np.ndarray, np.ndarray]:
+            # one line per text: no bigram spans two of them
+            joined = "\n".join(texts) + "\n"
+            return np.frombuffer(joined.encode("utf-32-le"), np.uint32), offsets([len(t) + 1 for t in texts])
+
+        n_pass, pieces, piece_row = [], [], []
+        for d in docs:
+            passage = self.passage_ids(d, d.pieces[:, 0])
+            if passage is None:
+                n_pass.append(0)
+                continue
+            labels, rank = np.unique(passage, return_inverse=True)
+            n_pass.append(len(labels))
+            pieces.append(d.pieces[:, 0])
+            piece_row.append(rank)
+        if s.char_ngrams and self.chars:
+            bigrams = self._bigram_table()
+            table = (bigrams.first, bigrams.second, bigrams.table, bigrams.width)
+        else:
+            table = (_EMPTY, _EMPTY, np.zeros(0, np.int32), 0)
+        out = feature_rows(
+            (offsets([len(d.title_ids) for d in docs]), np.concatenate([d.title_ids for d in docs]),
+             offsets([len(d.body_ids) for d in docs]), np.concatenate([d.body_ids for d in docs]),
+             np.concatenate([d.starts for d in docs])),
+            codes([d.title_f for d in docs]) + codes([d.body_f for d in docs]),
+            (np.asarray(n_pass, np.int64), offsets([len(d.pieces) if n else 0 for d, n in zip(docs, n_pass)]),
+             np.concatenate(pieces or [_EMPTY]), np.concatenate(piece_row or [_EMPTY]).astype(np.int64)),
+            (lex.column("feat.word"), lex.column("feat.term"), self.idf) + table,
+            (np.asarray([float(s.title_weight) if d.title_f else 0.0 for d in docs]),
+             np.asarray([len(d.body_f) for d in docs], np.int64), len(self.words), len(self.words) + len(self.chars),
+             np.float32(s.word_weight), np.float32(s.char_weight), _LOG_TF),
+            self._term_targets() + (len(self.evidence_labels), float(s.evidence_weight),
+                                    int(s.evidence_reference_chars), float(s.evidence_length_norm)))
+        return FeatureRows.from_arrays(self, *out)
+
     def _string_vectors(self, doc: Document) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`vectors` by counting strings (for n-gram sizes the fast path lacks):
         the whole article, then each passage re-segmented on its own with the title."""
@@ -475,10 +523,13 @@ class Featurizer:
         """Columns of the in-vocabulary CJK bigrams of ``text`` and their offsets."""
         if not self.settings.char_ngrams or len(text) < 2 or not self.chars:
             return _EMPTY, _EMPTY
+        return self._bigram_table().lookup(text)
+
+    def _bigram_table(self) -> _BigramTable:
         table = self.__dict__.get("_char_lookup")
         if table is None:
             table = self.__dict__["_char_lookup"] = _BigramTable(self.chars)
-        return table.lookup(text)
+        return table
 
     def _term_targets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Taxonomy term index → the evidence columns it counts for, flattened:
@@ -557,23 +608,28 @@ class FeatureRows:
         self.starts = np.searchsorted(self.rows, np.arange(n_rows + 1))
 
     @classmethod
-    def from_vectors(cls, f: Featurizer, per_doc: list[list[tuple[np.ndarray, np.ndarray]]]) -> "FeatureRows":
-        """Rows built from ready ``(ids, values)`` vectors (the string path)."""
+    def from_arrays(cls, f: Featurizer, row_doc, row_len, starts, cols, vals) -> "FeatureRows":
+        """Rows given as ``starts`` (n_rows + 1) into ``cols``/``vals`` (the compiled path)."""
         self = cls.__new__(cls)
         self.base = len(f.words) + len(f.chars)
+        self.row_doc, self.starts, self.cols, self.vals = row_doc, starts, cols, vals
+        self.rows = np.repeat(np.arange(len(row_doc)), np.diff(starts))
+        return self
+
+    @classmethod
+    def from_vectors(cls, f: Featurizer, per_doc: list[list[tuple[np.ndarray, np.ndarray]]]) -> "FeatureRows":
+        """Rows built from ready ``(ids, values)`` vectors (the string path)."""
         vecs = [v for d in per_doc for v in d]
-        self.row_doc = np.repeat(np.arange(len(per_doc)), [len(d) for d in per_doc])
-        rows, cols, vals = [], [], []
-        for r, (ids, v) in enumerate(vecs):
+        cols, vals = [], []
+        for ids, v in vecs:
             order = np.argsort(ids, kind="stable")
-            rows.append(np.full(len(ids), r))
             cols.append(ids[order])
             vals.append(v[order])
-        self.rows = np.concatenate(rows).astype(np.int64) if rows else _EMPTY
-        self.cols = np.concatenate(cols).astype(np.int64) if cols else _EMPTY
-        self.vals = np.concatenate(vals).astype(np.float32) if vals else np.zeros(0, np.float32)
-        self.starts = np.searchsorted(self.rows, np.arange(len(vecs) + 1))
-        return self
+        return cls.from_arrays(
+            f, np.repeat(np.arange(len(per_doc)), [len(d) for d in per_doc]), None,
+            np.concatenate([[0], np.cumsum([len(ids) for ids, _ in vecs])]).astype(np.int64),
+            np.concatenate(cols).astype(np.int64) if cols else _EMPTY,
+            np.concatenate(vals).astype(np.float32) if vals else np.zeros(0, np.float32))
 
     def logits(self, W: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``(n_rows, n_labels)`` = rows @ W + b.

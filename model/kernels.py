@@ -46,9 +46,10 @@ class Kernel:
     must give the same bits (tested).
     """
 
-    def __init__(self, fn: Callable, python: Callable | None = None):
+    def __init__(self, fn: Callable, python: Callable | None = None, inline: bool = False):
         self.fn = fn
         self.python = python or fn
+        self.inline = inline
         self.jit = None
         self.ready = False  # called compiled at least once
         self.__doc__, self.__name__, self.__wrapped__ = fn.__doc__, fn.__name__, fn
@@ -72,11 +73,13 @@ class Kernel:
         return out
 
 
-def kernel(fn: Callable | None = None, *, python: Callable | None = None):
-    """Decorator: ``@kernel`` or ``@kernel(python=numpy_version)``."""
+def kernel(fn: Callable | None = None, *, python: Callable | None = None, inline: bool = False):
+    """Decorator: ``@kernel`` or ``@kernel(python=numpy_version)``; ``inline=True`` for a
+    small helper called in another kernel's inner loop (compiled into its caller:
+    a call per element costs more than the helper's work)."""
     if fn is None:
-        return lambda f: Kernel(f, python)
-    return Kernel(fn, python)
+        return lambda f: Kernel(f, python, inline)
+    return Kernel(fn, python, inline)
 
 
 def set_mode(mode: str) -> None:
@@ -116,7 +119,7 @@ def _compile_all(asking: Kernel):
             for k in [k for k in _registry if k.jit is None]:
                 space = spaces.setdefault(id(k.fn.__globals__), dict(k.fn.__globals__))
                 fn = types.FunctionType(k.fn.__code__, space, k.fn.__name__, k.fn.__defaults__, k.fn.__closure__)
-                k.jit = numba.njit(cache=True)(fn)
+                k.jit = numba.njit(cache=True, inline="always" if k.inline else "never")(fn)
             for space in spaces.values():
                 space.update({name: obj.jit for name, obj in space.items() if isinstance(obj, Kernel)})
     return asking.jit

@@ -56,7 +56,19 @@ def test_token_offsets_locate_the_original_text(tagger, articles):
             assert a["text"][i:j] == s
 
 
-def test_fast_vectors_equal_the_training_path(tagger, articles):
+@pytest.fixture
+def kernel_mode():
+    """Run a test in a given kernel mode (model/kernels.py), then restore the mode."""
+    from newstag.model import kernels
+
+    before = kernels.mode()
+    yield kernels.set_mode
+    kernels.set_mode(before)
+
+
+@pytest.mark.parametrize("mode", ["python", "compiled"])
+def test_fast_vectors_equal_the_training_path(tagger, articles, kernel_mode, mode):
+    kernel_mode(mode)
     f = tagger.featurizer
     long_ones = 0
     for a in articles:
@@ -71,6 +83,26 @@ def test_fast_vectors_equal_the_training_path(tagger, articles):
         assert len(vecs) == 1 or len(a["text"]) > 2 * f.settings.window_chars
         long_ones += len(vecs) > 1
     assert long_ones >= 5  # the passage path ran
+
+
+def test_compiled_feature_rows_equal_numpy_rows_bit_for_bit(tagger, articles, kernel_mode):
+    """model/feature_kernels.py builds a batch's rows (whole articles and passages)
+    in one loop; the NumPy path is the reference, to the last bit."""
+    f = tagger.featurizer
+    pairs = [(a["title"], a["text"]) for a in articles] + [("", ""), ("标题", ""), ("", "短"), ("芯片", "芯片" * 900)]
+    batches = [pairs[lo: lo + 9] for lo in range(0, len(pairs), 9)]
+    got = {}
+    for mode in ("python", "compiled"):
+        kernel_mode(mode)
+        got[mode] = [f.rows(tagger.featurizer.lexicon.documents(b)) for b in batches]
+    passages = 0
+    for numpy_rows, kernel_rows in zip(got["python"], got["compiled"]):
+        for name in ("row_doc", "starts", "cols"):
+            assert getattr(kernel_rows, name).tolist() == getattr(numpy_rows, name).tolist(), name
+        assert kernel_rows.vals.dtype == np.float32
+        assert kernel_rows.vals.tobytes() == numpy_rows.vals.tobytes()
+        passages += len(numpy_rows.row_doc) - len(np.unique(numpy_rows.row_doc))
+    assert passages >= 10
 
 
 def test_passages_cover_a_long_article_in_order(tagger, articles):
