@@ -20,7 +20,7 @@ from .kernels import kernel
 
 
 @kernel
-def feature_rows(tokens, texts, passages, vocab, weights, evidence):
+def feature_rows(tokens, texts, passages, vocab, weights, evidence, scratch):
     """Feature rows of a batch of documents: ``(row_doc, row_len, starts, cols, vals)``.
 
     Arguments are tuples of arrays (``n`` documents; ``*_off`` are ``n + 1``
@@ -43,7 +43,9 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence):
       (float32); ``log_tf[k]`` = 1 + log(k) in float32;
     * ``evidence = (t_lens, t_offsets, t_flat, n_ev, evidence_weight,
       reference_chars, length_norm)``: term ``t`` counts for the labels
-      ``t_flat[t_offsets[t]:t_offsets[t] + t_lens[t]]``, and the length scale.
+      ``t_flat[t_offsets[t]:t_offsets[t] + t_lens[t]]``, and the length scale;
+    * ``scratch`` (see :func:`new_scratch`): work arrays kept between calls
+      (allocating them cost more than a batch's counting).
 
     Rows: per document its whole-article row, then its passages' (title
     entries + the body entries inside). Columns ascending within a row:
@@ -70,11 +72,7 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence):
     starts = np.empty(n_rows + 1, np.int64)
     cols = np.empty(cap, np.int64)
     vals = np.empty(cap, np.float32)
-    acc = np.zeros(n_feat, np.float64)
-    mark = np.full(n_feat, -1, np.int64)
-    touched = np.empty(n_feat, np.int64)
-    order = np.empty(n_feat, np.int64)
-    buckets = np.zeros((n_feat >> 8) + 2, np.int64)
+    acc, mark, touched, order, buckets, serial = scratch
     ev_acc = np.zeros(n_ev, np.float64)
     # a document's bigram columns by offset, looked up once for all of its rows
     t_big = np.empty(max(t_coff[1:] - t_coff[:-1]) if n_docs else 0, np.int64)
@@ -101,20 +99,21 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence):
                 lo_b = _first_at(b_pos, lo_b, hi_b, begin)
                 hi_b = _first_at(b_pos, lo_b, hi_b, end)
             row_doc[r], row_len[r], starts[r] = i, end - begin, m
+            row = serial[0] + r  # marks of earlier rows (and calls) are smaller
             nt = 0
             ev_acc[:] = 0.0
             # counts, in the NumPy path's order: title words, title bigrams, body words, body bigrams
             if tw > 0:
                 for j in range(t_off[i], t_off[i + 1]):
-                    nt = _count(word_col[t_ids[j]], tw, r, acc, mark, touched, nt)
+                    nt = _count(word_col[t_ids[j]], tw, row, acc, mark, touched, nt)
                     _hit(term_col[t_ids[j]], tw, ev_acc, t_lens, t_offsets, t_flat)
                 for j in range(n_tb):
-                    nt = _count(t_big[j], tw, r, acc, mark, touched, nt)
+                    nt = _count(t_big[j], tw, row, acc, mark, touched, nt)
             for j in range(lo_b, hi_b):
-                nt = _count(word_col[b_ids[j]], 1.0, r, acc, mark, touched, nt)
+                nt = _count(word_col[b_ids[j]], 1.0, row, acc, mark, touched, nt)
                 _hit(term_col[b_ids[j]], 1.0, ev_acc, t_lens, t_offsets, t_flat)
             for j in range(begin, min(end, n_bb)):
-                nt = _count(b_big[j], 1.0, r, acc, mark, touched, nt)
+                nt = _count(b_big[j], 1.0, row, acc, mark, touched, nt)
             _sort_columns(touched, nt, buckets, order)
             # sublinear TF × IDF; each block's sum of squares in column order
             ss_w, ss_c = 0.0, 0.0
@@ -146,7 +145,15 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence):
                     m += 1
             r += 1
     starts[r] = m
+    serial[0] += r
     return row_doc, row_len, starts, cols[:m].copy(), vals[:m].copy()
+
+
+def new_scratch(n_feat: int) -> tuple:
+    """Work arrays of :func:`feature_rows` for ``n_feat`` word + bigram columns
+    (one set per thread: a call writes them)."""
+    return (np.zeros(n_feat, np.float64), np.full(n_feat, -1, np.int64), np.zeros(n_feat, np.int64),
+            np.zeros(n_feat, np.int64), np.zeros((n_feat >> 8) + 2, np.int64), np.zeros(1, np.int64))
 
 
 @kernel(inline=True)

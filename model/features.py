@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -33,7 +34,7 @@ import numpy as np
 
 from . import kernels
 from .document import Document, Lexicon, content_column
-from .feature_kernels import feature_rows
+from .feature_kernels import feature_rows, new_scratch
 from .label_kernels import row_logits
 from .labels import SETS, Taxonomy
 from .tokenize import Tokenizer, is_content
@@ -223,7 +224,7 @@ class Featurizer:
     def __getstate__(self):
         # the lexicon is a per-process cache, rebuilt where it is needed
         state = dict(self.__dict__)
-        for key in ("_lexicon", "_term_cols", "_term_index", "_char_lookup", "_targets"):
+        for key in ("_lexicon", "_term_cols", "_term_index", "_char_lookup", "_targets", "_rows_scratch"):
             state.pop(key, None)
         return state
 
@@ -492,8 +493,19 @@ class Featurizer:
              np.asarray([len(d.body_f) for d in docs], np.int64), len(self.words), len(self.words) + len(self.chars),
              np.float32(s.word_weight), np.float32(s.char_weight), _LOG_TF),
             self._term_targets() + (len(self.evidence_labels), float(s.evidence_weight),
-                                    int(s.evidence_reference_chars), float(s.evidence_length_norm)))
+                                    int(s.evidence_reference_chars), float(s.evidence_length_norm)),
+            self._scratch())
         return FeatureRows.from_arrays(self, *out)
+
+    def _scratch(self) -> tuple:
+        """This thread's work arrays for :func:`.feature_kernels.feature_rows`."""
+        local = self.__dict__.get("_rows_scratch")
+        if local is None:
+            local = self.__dict__.setdefault("_rows_scratch", threading.local())
+        arrays = getattr(local, "arrays", None)
+        if arrays is None:
+            arrays = local.arrays = new_scratch(len(self.words) + len(self.chars))
+        return arrays
 
     def _string_vectors(self, doc: Document) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`vectors` by counting strings (for n-gram sizes the fast path lacks):
