@@ -53,6 +53,13 @@ class LabelModel:
                 lab: tuple(x for x in self.label_set.close([lab]) if x != lab) for lab in self.label_set.labels}
         return cached
 
+    def floored_thresholds(self) -> np.ndarray:
+        """Thresholds, at least 1e-6 (dividing a score by one; cached)."""
+        cached = self.__dict__.get("_floored")
+        if cached is None:
+            cached = self.__dict__["_floored"] = np.maximum(self.thresholds, 1e-6)
+        return cached
+
     def index(self) -> dict[str, int]:
         """Label → its column in ``W`` (cached)."""
         cached = self.__dict__.get("_index")
@@ -128,16 +135,21 @@ class Tagger:
         for name, m in self.models.items():
             p = scores[name]
             thr = np.full_like(m.thresholds, min_score) if min_score is not None else m.thresholds
-            chosen = {m.labels[j]: float(p[j]) for j in np.flatnonzero(p >= thr)}
-            if not chosen and fallback and min_score is None and len(p):
-                j = int(np.argmax(p / np.maximum(m.thresholds, 1e-6)))
+            given = np.flatnonzero(p >= thr).tolist()
+            if not given and fallback and min_score is None and len(p):
+                j = int(np.argmax(p / m.floored_thresholds()))
                 if m.fallback_ratio and p[j] >= m.fallback_ratio * m.thresholds[j]:
-                    chosen[m.labels[j]] = float(p[j])
+                    given = [j]
+            if not given:  # (most articles, for 技术): nothing to rank
+                out[name] = []
+                continue
+            chosen = {m.labels[j]: float(p[j]) for j in given}
             # hierarchy: a child label brings its parents, at least at its own score
             parents = m.parents()
+            index = m.index()
             for lab in list(chosen):
                 for parent in parents[lab]:
-                    j = m.index().get(parent)
+                    j = index.get(parent)
                     own = float(p[j]) if j is not None else 0.0
                     chosen[parent] = max(chosen.get(parent, 0.0), own, chosen[lab])
             # a parent scores at least as high as its child; at a tie it ranks
