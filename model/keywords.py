@@ -30,7 +30,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -45,6 +45,7 @@ _QUOTED = re.compile(r"《([^《》\n]{2,24})》|“([^“”\n]{2,12})”|\"([^
 _SERIAL = re.compile(r"^[0-9一二三四五六七八九十百零]+号$")
 _SPAN_OK = re.compile(r"^[\u4e00-\u9fffa-z0-9\-·]+$")
 MAX_COMPOUND_CHARS = 12  # the longest noun compound, in characters (see KeywordExtractor.compounds)
+SPAN_CACHE = 20_000  # quoted spans whose words and prior are kept (see KeywordExtractor._span)
 
 # jieba part-of-speech flags kept as single-word candidates; "" is what
 # rjieba gives dictionary words added at run time (the taxonomy terms)
@@ -131,10 +132,12 @@ class KeywordExtractor:
         self.keyness_weight = keyness_weight
         self.lexicon = lexicon
         self._tag = None
+        self._spans: dict[str, tuple | None] = {}  # see _span
 
     def __getstate__(self):
-        # the POS tagger is rebuilt in each worker process rather than pickled
-        return {**self.__dict__, "_tag": None}
+        # the POS tagger is rebuilt in each worker process rather than pickled,
+        # and a copy starts its own cache of spans
+        return {**self.__dict__, "_tag": None, "_spans": {}}
 
     # ------------------------------------------------------------ tagging
     def tag(self, text: str) -> list[tuple[str, str]]:
@@ -181,18 +184,21 @@ class KeywordExtractor:
     def scored(self, title, text: str | None = None) -> list[tuple[str, float]]:
         """All candidates (normalised) with their scores, best first."""
         doc = title.refresh() if isinstance(title, Document) else self.document(title, text)
-        terms, score, _ = self._candidates(doc)
-        return [(terms[k], score[k]) for k in _best_first(terms, score)]
+        term, score, _ = self._candidates(doc)
+        values = score.tolist()
+        return [(term(k), values[k]) for k in _best_first(score, term)]
 
-    def _candidates(self, doc: Document, expand: bool = False) -> tuple[list[str], list[float], dict[int, str]]:
-        """``(terms, score, expanded)``: the candidate terms (single words, then
-        quoted spans) and their scores, in no particular order; with ``expand``,
-        ``expanded`` maps the number of each term that :meth:`expand` replaces
-        to its compound.
+    def _candidates(self, doc: Document, expand: bool = False) -> tuple[Callable[[int], str], np.ndarray, dict[int, str]]:
+        """``(term, score, expanded)``: the candidates (single words, then quoted
+        spans) by number, in no particular order: ``term(k)`` is candidate
+        ``k``'s term, ``score[k]`` its score; with ``expand``, ``expanded`` maps
+        the number of each term that :meth:`expand` replaces to its compound.
 
         Single words are counted, scored and expanded over the document's token
         ids by :mod:`.keyword_kernels`, one call each; 《书名》 and “quoted”
-        spans, a handful per article, one by one.
+        spans, a handful per article, one by one. A word's string is looked up
+        only when ``term`` is asked for it: the keyword choice rarely goes past
+        the first ten of some seventy candidates.
         """
         lex = doc.lexicon
         col = self._columns(lex)
@@ -208,36 +214,66 @@ class KeywordExtractor:
                                lex.column(col + ".serial"), lex.column(col + ".len"), float(self.title_weight),
                                MAX_COMPOUND_CHARS, float(self.expand_share))
             expanded = {k: "".join(tokens[s][i:j]) for k, s, i, j in found.tolist()}
-        known = lex.words
-        terms = [known[i] for i in uniq.tolist()]
-        score, rank = score.tolist(), centrality.tolist()
-        index = None  # term → its number, made when the first quoted span needs it
-        # 《书名》 and “quoted” names: candidates of their own, counted as substrings
+        ids = uniq.tolist()
+        spans, span_score = self._quoted(doc, ids, centrality, expanded if expand else None)
+        words, n = lex.words, len(ids)
+        if spans:
+            score = np.concatenate((score, span_score))
+        return (lambda k: words[ids[k]] if k < n else spans[k - n]), score, expanded
+
+    def _quoted(self, doc: Document, uniq: list[int], centrality: np.ndarray,
+                expanded: dict[int, str] | None) -> tuple[list[str], list[float]]:
+        """The article's 《书名》 and “quoted” names that are not candidate words
+        already (``uniq``: their ids, ascending), with their scores, counted as
+        substrings; with ``expanded``, the spans that :meth:`expand` replaces are
+        added to it, numbered after the words."""
+        spans: list[str] = []
+        scores: list[float] = []
+        rank = None  # the words' centrality, as a list when the first span needs it
+        ids = doc.lexicon.ids
         for text_n in (doc.title_f, doc.body_f):
             for m in _QUOTED.finditer(text_n):
                 span = m.group(m.lastindex)  # the one group of the alternative that matched
-                if not (_SPAN_OK.match(span) and _CJK.search(span)):
+                known = self._span(span)
+                if known is None or span in spans or _number(uniq, ids.get(span)) >= 0:
                     continue
-                if index is None:
-                    index = dict(zip(terms, range(len(terms))))
-                if span in index:
-                    continue
-                parts = [w for w, _ in self.tag(span)]
-                idf = max(self._idf(p) for p in parts)
+                parts, idf, prior = known
+                if rank is None:
+                    rank = centrality.tolist()
                 n = doc.body_f.count(span) + self.title_weight * doc.title_f.count(span)
-                c = max((rank[index[p]] for p in parts if p in index), default=0.0)
+                # the parts that are candidate words; an earlier span among them
+                # would count 0, as if absent, centrality being never negative
+                c = max((rank[k] for k in (_number(uniq, ids.get(p)) for p in parts) if k >= 0), default=0.0)
                 if self.method == "textrank":
                     sc = (c + (span in doc.title_f)) * idf
                 else:
-                    sc = (1 + math.log(n)) * self._prior(idf, "nz", span in self.taxonomy_terms, parts) \
-                        * (1 + self.textrank_weight * c)
-                if expand and (compound := self.expand(doc, span, n)) != span:
-                    expanded[len(terms)] = compound
-                index[span] = len(terms)
-                terms.append(span)
-                score.append(sc)
-                rank.append(0.0)  # a span has no centrality: as a part of a later span it counts 0
-        return terms, score, expanded
+                    sc = (1 + math.log(n)) * prior * (1 + self.textrank_weight * c)
+                if expanded is not None and (compound := self.expand(doc, span, n)) != span:
+                    expanded[len(uniq) + len(spans)] = compound
+                spans.append(span)
+                scores.append(sc)
+        return spans, scores
+
+    def _span(self, span: str) -> tuple[tuple[str, ...], float, float] | None:
+        """``(parts, idf, prior)`` of a quoted ``span``: its words, the highest
+        IDF among them and the part of its score that depends on the span
+        alone; None if it is no name (other characters than CJK, latin, digits,
+        - and ·, or no CJK).
+
+        Kept in a bounded per-process cache, as the same names recur across a
+        run's articles and tagging is most of their cost; like the lexicon's
+        columns, computed with the settings of the extractor's first use."""
+        known = self._spans.get(span, False)
+        if known is False:
+            if len(self._spans) >= SPAN_CACHE:
+                self._spans.clear()
+            known = None
+            if _SPAN_OK.match(span) and _CJK.search(span):
+                parts = tuple(w for w, _ in self.tag(span))
+                idf = max(self._idf(p) for p in parts)
+                known = parts, idf, self._prior(idf, "nz", span in self.taxonomy_terms, parts)
+            self._spans[span] = known
+        return known
 
     # ------------------------------------------------------------ compounds
     def compounds(self, doc: Document, term: str) -> list[tuple[str, float]]:
@@ -298,11 +334,11 @@ class KeywordExtractor:
         return list(out)
 
     def _extract(self, doc: Document) -> list[str]:
-        terms, score, expanded = self._candidates(doc, expand=self.compounds_on)
+        term_of, score, expanded = self._candidates(doc, expand=self.compounds_on)
         chosen: list[str] = []
         merged: list[str] = []
-        for k in _best_first(terms, score):
-            term = expanded.get(k, terms[k])
+        for k in _best_first(score, term_of):
+            term = expanded.get(k) or term_of(k)
             # overlapping terms are merged: the first (better-scored) one stands
             if any(term in c or c in term for c in chosen):
                 merged.append(term)
@@ -319,21 +355,33 @@ class KeywordExtractor:
         return [surface_in(doc, t) for t in chosen]
 
 
-def _best_first(terms: list[str], score: list[float]) -> Iterator[int]:
-    """Numbers of ``terms`` by ``score``, best first, ties by term: the order of
-    sorting ``(term, score)`` pairs by ``(-score, term)``, made lazily, as the
-    keyword choice rarely goes past the first ten."""
-    order = sorted(range(len(score)), key=score.__getitem__, reverse=True)
+def _best_first(score: np.ndarray, term: Callable[[int], str]) -> Iterator[int]:
+    """Numbers of candidates by ``score``, best first, ties by ``term(k)``: the
+    order of sorting ``(term, score)`` pairs by ``(-score, term)``. Terms are
+    looked up for tied scores only, as the order is walked: the keyword choice
+    rarely goes past the first ten."""
+    order = np.argsort(-score, kind="stable")
+    ranked = score[order]
+    tied = (ranked[1:] == ranked[:-1]).tolist()  # tied[k]: the k-th and the next score are equal
+    order = order.tolist()
     k = 0
     while k < len(order):
         j = k + 1
-        while j < len(order) and score[order[j]] == score[order[k]]:
+        while j < len(order) and tied[j - 1]:
             j += 1
         if j == k + 1:
             yield order[k]
         else:
-            yield from sorted(order[k:j], key=terms.__getitem__)
+            yield from sorted(order[k:j], key=term)
         k = j
+
+
+def _number(ids: list[int], wid: int | None) -> int:
+    """Where word id ``wid`` is in ascending ``ids``, or -1."""
+    if wid is None:
+        return -1
+    k = bisect.bisect_left(ids, wid)
+    return k if k < len(ids) and ids[k] == wid else -1
 
 
 def surface_in(doc: Document, term: str) -> str:

@@ -1,0 +1,34 @@
+"""Keyword ranking (model/keywords.py): candidates come best first, ties by term,
+however the ranking is computed."""
+from __future__ import annotations
+
+import json
+from copy import copy
+
+import pytest
+
+from conftest import CORPUS, SHIPPED
+
+import newstag
+
+
+@pytest.fixture(scope="module")
+def rows():
+    with open(CORPUS / "corpus.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()][::4]
+
+
+@pytest.mark.parametrize("method", ["tfidf", "textrank"])
+def test_scored_is_a_full_sort_by_score_then_term(rows, method):
+    """``scored`` orders candidates as sorting (term, score) pairs by (-score, term)
+    would; the sample has tied scores, so an order that left ties as they came
+    (by word id, by position) would fail."""
+    extractor = copy(newstag.load(SHIPPED).keyword_extractor)
+    extractor.method = method
+    tied = 0
+    for r in rows:
+        got = extractor.scored(r["title"], r["text"])
+        assert got == sorted(got, key=lambda pair: (-pair[1], pair[0])), r["id"]
+        assert len({term for term, _ in got}) == len(got), r["id"]
+        tied += sum(a[1] == b[1] for a, b in zip(got, got[1:]))
+    assert tied >= 20
