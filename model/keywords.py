@@ -235,20 +235,26 @@ class KeywordExtractor:
             for m in _QUOTED.finditer(text_n):
                 span = m.group(m.lastindex)  # the one group of the alternative that matched
                 known = self._span(span)
-                if known is None or span in spans or _number(uniq, ids.get(span)) >= 0:
+                wid = ids.get(span)
+                if known is None or span in spans or _number(uniq, wid) >= 0:
                     continue
                 parts, idf, prior = known
                 if rank is None:
                     rank = centrality.tolist()
                 n = doc.body_f.count(span) + self.title_weight * doc.title_f.count(span)
-                # the parts that are candidate words; an earlier span among them
-                # would count 0, as if absent, centrality being never negative
-                c = max((rank[k] for k in (_number(uniq, ids.get(p)) for p in parts) if k >= 0), default=0.0)
+                # the highest centrality of the parts that are candidate words (an
+                # earlier span among them counts 0, as if absent)
+                c = 0.0
+                for p in parts:
+                    k = _number(uniq, ids.get(p))
+                    if k >= 0 and rank[k] > c:
+                        c = rank[k]
                 if self.method == "textrank":
                     sc = (c + (span in doc.title_f)) * idf
                 else:
                     sc = (1 + math.log(n)) * prior * (1 + self.textrank_weight * c)
-                if expanded is not None and (compound := self.expand(doc, span, n)) != span:
+                # (compounds are made of tokens: a span that is none has none)
+                if expanded is not None and wid is not None and (compound := self.expand(doc, span, n)) != span:
                     expanded[len(uniq) + len(spans)] = compound
                 spans.append(span)
                 scores.append(sc)
@@ -339,13 +345,15 @@ class KeywordExtractor:
         merged: list[str] = []
         for k in _best_first(score, term_of):
             term = expanded.get(k) or term_of(k)
-            # overlapping terms are merged: the first (better-scored) one stands
-            if any(term in c or c in term for c in chosen):
-                merged.append(term)
-                continue
-            chosen.append(term)
-            if len(chosen) == self.top_k:
-                break
+            for c in chosen:
+                # overlapping terms are merged: the first (better-scored) one stands
+                if term in c or c in term:
+                    merged.append(term)
+                    break
+            else:
+                chosen.append(term)
+                if len(chosen) == self.top_k:
+                    break
         # a short article may have too few distinct terms: give back merged ones
         for term in merged:
             if len(chosen) >= self.min_k:
@@ -360,10 +368,16 @@ def _best_first(score: np.ndarray, term: Callable[[int], str]) -> Iterator[int]:
     order of sorting ``(term, score)`` pairs by ``(-score, term)``. Terms are
     looked up for tied scores only, as the order is walked: the keyword choice
     rarely goes past the first ten."""
-    order = np.argsort(-score, kind="stable")
+    order = np.argsort(-score)
     ranked = score[order]
-    tied = (ranked[1:] == ranked[:-1]).tolist()  # tied[k]: the k-th and the next score are equal
+    tied = ranked[1:] == ranked[:-1]  # tied[k]: the k-th and the next score are equal
     order = order.tolist()
+    if not tied.any():  # most articles
+        return iter(order)
+    return _by_term_where_tied(order, tied.tolist(), term)
+
+
+def _by_term_where_tied(order: list[int], tied: list[bool], term: Callable[[int], str]) -> Iterator[int]:
     k = 0
     while k < len(order):
         j = k + 1
