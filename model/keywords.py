@@ -253,7 +253,7 @@ class KeywordExtractor:
                     sc = (c + (span in doc.title_f)) * idf
                 else:
                     sc = (1 + math.log(n)) * prior * (1 + self.textrank_weight * c)
-                # (compounds are made of tokens: a span that is none has none)
+                # compounds are runs of tokens: a span that is no word of the lexicon is in none
                 if expanded is not None and wid is not None and (compound := self.expand(doc, span, n)) != span:
                     expanded[len(uniq) + len(spans)] = compound
                 spans.append(span)
@@ -368,7 +368,7 @@ def _best_first(score: np.ndarray, term: Callable[[int], str]) -> Iterator[int]:
     order of sorting ``(term, score)`` pairs by ``(-score, term)``. Terms are
     looked up for tied scores only, as the order is walked: the keyword choice
     rarely goes past the first ten."""
-    order = np.argsort(-score)
+    order = (-score).argsort()  # any sort will do: tied scores are ordered by term below
     ranked = score[order]
     tied = ranked[1:] == ranked[:-1]  # tied[k]: the k-th and the next score are equal
     order = order.tolist()
@@ -378,6 +378,7 @@ def _best_first(score: np.ndarray, term: Callable[[int], str]) -> Iterator[int]:
 
 
 def _by_term_where_tied(order: list[int], tied: list[bool], term: Callable[[int], str]) -> Iterator[int]:
+    """``order`` with each run of tied scores sorted by term, as it is walked."""
     k = 0
     while k < len(order):
         j = k + 1
