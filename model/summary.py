@@ -33,14 +33,12 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_left
-from functools import lru_cache
 
 import numpy as np
 
 from .document import MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
-from .summary_kernels import sentence_scores, spread
+from .summary_kernels import clause_information, sentence_scores, spread
 from .tokenize import is_content
 
 _DIGIT = re.compile(r"\d")
@@ -94,43 +92,58 @@ def trim(sentence: str, limit: int = 60, weigh=None) -> str:
     clause longer than ``limit`` is cut at its last enumeration comma (、)
     or, failing that, hard at ``limit``.
     """
-    s = _without_lead_in(sentence)
-    if len(s) <= limit:
-        return s
-    parts = _clauses_of(s)
-    if weigh is not None and len(parts) > 1:
-        keep = {0}
-        used = len(parts[0])
-        order = sorted(range(1, len(parts)), key=lambda i: -weigh(parts[i]) / len(parts[i]))
-        for i in order:
-            if used + len(parts[i].rstrip(_END_PUNCT)) <= limit:
-                keep.add(i)
-                used += len(parts[i])
-        out = "".join(parts[i] for i in sorted(keep))
-    else:
-        out = ""
-        for c in parts:
-            if len(out) + len(c.rstrip(_END_PUNCT)) > limit:
-                break
-            out += c
-    out = tidy(out)
-    if min(12, limit) <= len(out) <= limit:
-        return out
-    head = s[:limit]
-    cut = head.rfind("、")
-    return tidy(head[:cut] if cut >= limit // 2 else head)
+    return _Cut(sentence, None if weigh is None else lambda parts: [weigh(c) for c in parts])(limit)
 
 
-# a point's sentence is trimmed twice, for the point and again to make room for
-# its topic: the string work is done once (pure functions of the sentence)
-@lru_cache(maxsize=1024)
-def _without_lead_in(sentence: str) -> str:
-    return tidy(strip_lead_in(sentence.strip()))
+class _Cut:
+    """:func:`trim` of one sentence to any limit. A point is cut twice (to the
+    limit, then shorter to make room for its topic), so the lead-ins are
+    dropped once, and the clauses split and ranked once and only if the
+    sentence is too long (most fit untrimmed).
 
+    ``weights``: clauses → their informations (a list), or None (trailing clauses go first).
+    """
 
-@lru_cache(maxsize=1024)
-def _clauses_of(s: str) -> tuple[str, ...]:
-    return tuple(clauses(s))
+    def __init__(self, sentence: str, weights=None):
+        self.text = tidy(strip_lead_in(sentence))
+        self.weights = weights
+        self._parts: list[str] | None = None
+        self._order: list[int] | None = None
+
+    def _ranked(self) -> tuple[list[str], list[int] | None]:
+        # the clauses, and those after the first densest first (None: unweighed)
+        if self._parts is None:
+            self._parts = parts = clauses(self.text)
+            if self.weights is not None and len(parts) > 1:
+                info = self.weights(parts[1:])
+                self._order = sorted(range(1, len(parts)), key=lambda i: -info[i - 1] / len(parts[i]))
+        return self._parts, self._order
+
+    def __call__(self, limit: int) -> str:
+        s = self.text
+        if len(s) <= limit:
+            return s
+        parts, order = self._ranked()
+        if order is not None:
+            keep = [0]
+            used = len(parts[0])
+            for i in order:
+                if used + len(parts[i].rstrip(_END_PUNCT)) <= limit:
+                    keep.append(i)
+                    used += len(parts[i])
+            out = "".join(parts[i] for i in sorted(keep))
+        else:
+            out = ""
+            for c in parts:
+                if len(out) + len(c.rstrip(_END_PUNCT)) > limit:
+                    break
+                out += c
+        out = tidy(out)
+        if min(12, limit) <= len(out) <= limit:
+            return out
+        head = s[:limit]
+        cut = head.rfind("、")
+        return tidy(head[:cut] if cut >= limit // 2 else head)
 
 
 def tidy(s: str) -> str:
@@ -257,18 +270,24 @@ class Summariser:
                 break
         return sents, sorted(picked)
 
-    def _point(self, sents: list[str], i: int, picked: list[int], limit: int, weigh) -> str:
-        """Sentence ``i`` trimmed to ``limit``; a short one takes in the next sentence
-        (the same event, told on) when that fits whole and is not a point itself."""
-        body = trim(sents[i], limit, weigh)
+    def _point(self, sents: list[str], i: int, picked: list[int], weights):
+        """Sentence ``i`` as a point: a function of the limit, the sentence trimmed
+        to it (see :class:`_Cut`); a short one takes in the next sentence (the same
+        event, told on) when that fits whole and is not a point itself."""
+        cut = _Cut(sents[i], weights)
         j = i + 1
-        if self.merge and j < len(sents) and j not in picked and len(body) <= limit // 2 \
-                and not _is_heading(sents[j]):
-            end = sents[i].strip()[-1]
-            nxt = strip_lead_in(sents[j]).rstrip(_END_PUNCT).strip()
-            if end in "。！？!?；;" and len(body) + 1 + len(nxt) <= limit:
-                body = f"{body}{end}{nxt}"
-        return body
+        follows = self.merge and j < len(sents) and j not in picked
+
+        def point(limit: int) -> str:
+            body = cut(limit)
+            if follows and len(body) <= limit // 2 and not _is_heading(sents[j]):
+                end = sents[i].strip()[-1]
+                nxt = strip_lead_in(sents[j]).rstrip(_END_PUNCT).strip()
+                if end in "。！？!?；;" and len(body) + 1 + len(nxt) <= limit:
+                    body = f"{body}{end}{nxt}"
+            return body
+
+        return point
 
     def _topic(self, point: str, terms: list[str], used: set[str]) -> str:
         # the best keyword in the point, preferring one no earlier point led with
@@ -282,37 +301,23 @@ class Summariser:
         info = sum(self.idf.get(w, self.default_idf) for w in set(words))
         return info * (1.5 if _DIGIT.search(clause) else 1.0)
 
-    def _weigher(self, doc: Document, i: int):
-        """:meth:`information` of clauses of sentence ``i``, from the tokens the
-        article was segmented into (no second segmentation)."""
+    def _weights(self, doc: Document, i: int):
+        """Clauses of sentence ``i`` → their :meth:`information`, from the tokens the
+        article was segmented into (no second segmentation), in one kernel call."""
         sents, spans = doc.sentences
         if i >= len(sents):  # no sentence of six characters: the whole text stood in for one
-            memo: dict[str, float] = {}
-            return lambda c: memo[c] if c in memo else memo.setdefault(c, self.information(c))
+            return lambda parts: [self.information(c) for c in parts]
         sentence, base = sents[i], int(spans[i, 0])
-        memo: dict[str, float] = {}  # clauses are weighed again for the topic's shorter cut
-        tokens: list = []  # the sentence's (ids, idf, offsets), looked up on the first weighing:
-        # most points fit their limit untrimmed and are never weighed
 
-        def weigh(clause: str) -> float:
-            if clause not in memo:
-                at = sentence.find(clause)
-                if at < 0:  # not verbatim in the sentence (cannot happen with trim's clauses)
-                    memo[clause] = self.information(clause)
-                    return memo[clause]
-                if not tokens:
-                    starts = doc.starts
-                    lo, hi = np.searchsorted(starts, [base, base + len(sentence)])
-                    tokens[:] = (doc.body_ids[lo:hi].tolist(),
-                                 self._idf_column(doc.lexicon)[doc.body_ids[lo:hi]].tolist(),
-                                 (starts[lo:hi] - base).tolist())
-                ids, idf, offsets = tokens
-                k0, k1 = bisect_left(offsets, at), bisect_left(offsets, at + len(clause))
-                info = sum({ids[k]: idf[k] for k in range(k0, k1)}.values())
-                memo[clause] = info * (1.5 if _DIGIT.search(clause) else 1.0)
-            return memo[clause]
+        def weights(parts: list[str]) -> list[float]:
+            at = [sentence.find(c) for c in parts]
+            info = clause_information(doc.body_ids, doc.starts, self._idf_column(doc.lexicon), base,
+                                      np.array(at, np.int64), np.fromiter(map(len, parts), np.int64, len(parts)),
+                                      np.array([_DIGIT.search(c) is not None for c in parts], np.bool_))
+            # a clause not verbatim in the sentence (cannot happen with trim's clauses) is segmented anew
+            return [x if k >= 0 else self.information(c) for x, k, c in zip(info.tolist(), at, parts)]
 
-        return weigh
+        return weights
 
     def __call__(self, title: str, text: str) -> list[str]:
         return self.summarise(self.document(title, text))
@@ -327,12 +332,12 @@ class Summariser:
             terms = extract(doc) if extract is not None else self.keywords(doc.title, doc.text)
         out, used = [], set()
         for n, i in enumerate(picked, 1):
-            weigh = self._weigher(doc, i) if self.compress else None
-            body = self._point(sents, i, picked, self.limit, weigh)
+            point = self._point(sents, i, picked, self._weights(doc, i) if self.compress else None)
+            body = point(self.limit)
             topic = self._topic(body, terms, used)
             if topic:
                 # make room for "主题：" and check the topic survived the shorter cut
-                shorter = self._point(sents, i, picked, self.limit - len(topic) - 1, weigh)
+                shorter = point(self.limit - len(topic) - 1)
                 topic = self._topic(shorter, terms, used)
                 if topic and len(topic) + 1 + len(shorter) <= self.limit:
                     body = f"{topic}：{shorter}"

@@ -159,6 +159,29 @@ def spread(lengths, score, want):
     return best[best >= 0]
 
 
+@kernel
+def clause_information(body_ids, starts, idf_col, base, at, length, figures):
+    """IDF mass of each clause's distinct words (in order of first use), times
+    1.5 where ``figures`` (see :meth:`.summary.Summariser.information`). Clause
+    ``c``'s words are the body's tokens (``body_ids``/``starts``) starting in
+    ``[base + at[c], base + at[c] + length[c])``; ``idf_col``: IDF per word id."""
+    out = np.empty(len(at))
+    for c in range(len(at)):
+        k0 = np.searchsorted(starts, base + at[c])
+        k1 = np.searchsorted(starts, base + at[c] + length[c])
+        info = 0.0
+        for k in range(k0, k1):
+            first = True
+            for q in range(k0, k):
+                if body_ids[q] == body_ids[k]:
+                    first = False
+                    break
+            if first:
+                info += idf_col[body_ids[k]]
+        out[c] = info * 1.5 if figures[c] else info
+    return out
+
+
 def _solve_numpy(A, b):
     """:func:`solve` with each elimination step as whole-row NumPy operations
     (the same products and differences, so the same bits)."""
