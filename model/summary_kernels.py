@@ -16,41 +16,41 @@ from .kernels import kernel
 
 
 @kernel
-def _weighted_rows(row, ids, idf):
-    """Sublinear TF-IDF rows, L2-normalised, of ``(row, word id)`` entries with
-    each entry's IDF: ``(row_start, cols, weights, n_terms)``, row ``r`` being
-    ``cols``/``weights`` ``[row_start[r]:row_start[r + 1]]``, its columns (the
-    words' ranks among the ``n_terms`` distinct ids) ascending."""
-    n_rows = row.max() + 1 if len(row) else 0
-    # local term numbers: the word ids' ranks among the distinct ids
-    order = np.argsort(ids, kind="mergesort")
-    local = np.empty(len(ids), np.int64)
-    n_terms = 0
-    for k in range(len(order)):
-        if k > 0 and ids[order[k]] != ids[order[k - 1]]:
-            n_terms += 1
-        local[order[k]] = n_terms
-    n_terms += 1
-    keys = row * n_terms + local
-    keys.sort()
+def _weighted_rows(row, ids, idf, n_rows):
+    """Sublinear TF-IDF rows, L2-normalised, of ``(row, word id)`` entries
+    (``row`` ascending, below ``n_rows``) with each entry's IDF:
+    ``(row_start, cols, weights)``, row ``r`` being ``cols``/``weights``
+    ``[row_start[r]:row_start[r + 1]]``, its columns (word ids) distinct and ascending."""
     row_start = np.zeros(n_rows + 1, np.int64)
-    cols = np.empty(len(keys), np.int64)
-    weights = np.empty(len(keys), np.float64)
-    term_idf = np.empty(n_terms, np.float64)
-    for k in range(len(ids)):
-        term_idf[local[k]] = idf[k]
+    cols = np.empty(len(ids), np.int64)
+    weights = np.empty(len(ids), np.float64)
+    word = np.empty(len(ids), np.int64)
+    word_idf = np.empty(len(ids), np.float64)
     m = 0
     k = 0
-    while k < len(keys):
-        j = k
-        while j < len(keys) and keys[j] == keys[k]:
-            j += 1
-        r, c = keys[k] // n_terms, keys[k] % n_terms
-        cols[m] = c
-        weights[m] = (1.0 + math.log(j - k)) * term_idf[c]
-        row_start[r + 1] = m + 1
-        m += 1
-        k = j
+    while k < len(ids):
+        # a row has a few dozen words: sorted in place (a sort of the whole
+        # table costs more, in numba, than all the rest of the scoring)
+        e = k
+        while e < len(ids) and row[e] == row[k]:
+            w, x = ids[e], idf[e]
+            q = e
+            while q > k and word[q - 1] > w:
+                word[q], word_idf[q] = word[q - 1], word_idf[q - 1]
+                q -= 1
+            word[q], word_idf[q] = w, x
+            e += 1
+        q = k
+        while q < e:
+            j = q
+            while j < e and word[j] == word[q]:
+                j += 1
+            cols[m] = word[q]
+            weights[m] = (1.0 + math.log(j - q)) * word_idf[q]
+            m += 1
+            q = j
+        row_start[row[k] + 1] = m
+        k = e
     for r in range(1, n_rows + 1):  # rows with no entry end where the row before does
         row_start[r] = max(row_start[r], row_start[r - 1])
     for r in range(n_rows):
@@ -60,7 +60,64 @@ def _weighted_rows(row, ids, idf):
         norm = max(math.sqrt(ss), 1e-9)
         for k in range(row_start[r], row_start[r + 1]):
             weights[k] /= norm
-    return row_start, cols[:m], weights[:m], n_terms
+    return row_start, cols[:m], weights[:m]
+
+
+@kernel
+def _cosines(row_start, cols, weights):
+    """The ``(n, n)`` dot products of the ``n`` rows of :func:`_weighted_rows`
+    (zero on the diagonal), each summing the products of the words the two rows
+    share, in word order.
+
+    Most pairs of sentences share few words, so the products are found through
+    the rows each word is in (a word → rows table) rather than by comparing
+    every pair of rows."""
+    n = len(row_start) - 1
+    m = len(cols)
+    # local term numbers, by an open-addressing hash table of the word ids
+    size = 2
+    while size < 2 * m:
+        size *= 2
+    slot_term = np.full(size, -1, np.int64)
+    slot_word = np.empty(size, np.int64)
+    term = np.empty(m, np.int64)
+    n_terms = 0
+    for k in range(m):
+        h = (cols[k] * 2654435761) & (size - 1)
+        while slot_term[h] >= 0 and slot_word[h] != cols[k]:
+            h = (h + 1) & (size - 1)
+        if slot_term[h] < 0:
+            slot_term[h] = n_terms
+            slot_word[h] = cols[k]
+            n_terms += 1
+        term[k] = slot_term[h]
+    # each term's entries, in row order; where each entry stands among them
+    post_start = np.zeros(n_terms + 1, np.int64)
+    for k in range(m):
+        post_start[term[k] + 1] += 1
+    for t in range(n_terms):
+        post_start[t + 1] += post_start[t]
+    fill = post_start[:n_terms].copy()
+    post = np.empty(m, np.int64)
+    at = np.empty(m, np.int64)
+    entry_row = np.empty(m, np.int64)
+    for r in range(n):
+        for k in range(row_start[r], row_start[r + 1]):
+            post[fill[term[k]]] = k
+            at[k] = fill[term[k]]
+            fill[term[k]] += 1
+            entry_row[k] = r
+    # row i's words in word order, each against the later rows that have it
+    dot = np.zeros((n, n))
+    for i in range(n):
+        for k in range(row_start[i], row_start[i + 1]):
+            for p in range(at[k] + 1, post_start[term[k] + 1]):
+                e = post[p]
+                dot[i, entry_row[e]] += weights[k] * weights[e]
+    for i in range(n):
+        for j in range(i):
+            dot[i, j] = dot[j, i]
+    return dot
 
 
 @kernel
@@ -94,29 +151,10 @@ def sentence_scores(body_ids, starts, spans, title_ids, idf_col, fact_at, headin
         if idf_col[title_ids[k]] > 0:
             row[m], ids[m], idf[m] = n, title_ids[k], idf_col[title_ids[k]]
             m += 1
-    row[m] = n  # a sentinel entry keeps the title row in the table even when it has no word
-    ids[m] = -1
-    idf[m] = 0.0
-    row_start, cols, w, n_terms = _weighted_rows(row[: m + 1], ids[: m + 1], idf[: m + 1])
-    # cosine similarities: each row scattered into a dense buffer once
-    sim = np.zeros((n, n))
-    to_title = np.zeros(n)
-    buf = np.zeros(n_terms)
-    for i in range(n + 1):
-        for k in range(row_start[i], row_start[i + 1]):
-            buf[cols[k]] = w[k]
-        for j in range(n):
-            if j == i:
-                continue
-            dot = 0.0
-            for k in range(row_start[j], row_start[j + 1]):
-                dot += buf[cols[k]] * w[k]
-            if i < n:
-                sim[i, j] = dot
-            else:
-                to_title[j] = dot
-        for k in range(row_start[i], row_start[i + 1]):
-            buf[cols[k]] = 0.0
+    row_start, cols, w = _weighted_rows(row[:m], ids[:m], idf[:m], n + 1)
+    cos = _cosines(row_start, cols, w)
+    sim = cos[:n, :n].copy()
+    to_title = cos[n, :n].copy()
     # TextRank over the similarity graph: PageRank (damping 0.85), solved
     # directly: rank = 0.15 + 0.85 * rank @ P
     A = np.eye(n)
