@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import partial
 
 import numpy as np
 
@@ -252,15 +253,14 @@ class Summariser:
     def select(self, doc: Document) -> tuple[list[str], list[int]]:
         """The article's sentences and the indices of the picked ones, in article order."""
         text = doc.text
-        sents = doc.sentences[0]
+        sents, spans = doc.sentences
         if len(sents) <= 1:
             sents = sents or ([text.strip()] if text.strip() else [])
             return sents, list(range(len(sents)))
         want = min(self.max_points, n_points(len(text)))
         score, sim = self.scores(doc)
         if self.spread:
-            lengths = np.fromiter(map(len, sents), np.int64, len(sents))
-            return sents, spread(lengths, score, want).tolist()
+            return sents, spread(spans[:, 1] - spans[:, 0], score, want).tolist()
         picked: list[int] = []
         for i in np.argsort(-score, kind="stable"):
             if score[i] < -5 and picked:
@@ -303,23 +303,19 @@ class Summariser:
         info = sum(self.idf.get(w, self.default_idf) for w in set(words))
         return info * (1.5 if _DIGIT.search(clause) else 1.0)
 
-    def _weights(self, doc: Document, i: int):
-        """Clauses of sentence ``i`` → their :meth:`information`, from the tokens the
-        article was segmented into (no second segmentation), in one kernel call."""
+    def _clause_information(self, doc: Document, i: int, parts: list[str]) -> list[float]:
+        """:meth:`information` of clauses ``parts`` of sentence ``i``, from the tokens
+        the article was segmented into (no second segmentation), in one kernel call."""
         sents, spans = doc.sentences
         if i >= len(sents):  # no sentence of six characters: the whole text stood in for one
-            return lambda parts: [self.information(c) for c in parts]
-        sentence, base = sents[i], int(spans[i, 0])
-
-        def weights(parts: list[str]) -> list[float]:
-            at = [sentence.find(c) for c in parts]
-            info = clause_information(doc.body_ids, doc.starts, self._idf_column(doc.lexicon), base,
-                                      np.array(at, np.int64), np.fromiter(map(len, parts), np.int64, len(parts)),
-                                      np.array([_DIGIT.search(c) is not None for c in parts], np.bool_))
-            # a clause not verbatim in the sentence (cannot happen with trim's clauses) is segmented anew
-            return [x if k >= 0 else self.information(c) for x, k, c in zip(info.tolist(), at, parts)]
-
-        return weights
+            return [self.information(c) for c in parts]
+        sentence = sents[i]
+        at = [sentence.find(c) for c in parts]
+        info = clause_information(doc.body_ids, doc.starts, self._idf_column(doc.lexicon), int(spans[i, 0]),
+                                  np.array(at, np.int64), np.fromiter(map(len, parts), np.int64, len(parts)),
+                                  np.array([_DIGIT.search(c) is not None for c in parts], np.bool_))
+        # a clause not verbatim in the sentence (cannot happen with trim's clauses) is segmented anew
+        return [x if k >= 0 else self.information(c) for x, k, c in zip(info.tolist(), at, parts)]
 
     def __call__(self, title: str, text: str) -> list[str]:
         return self.summarise(self.document(title, text))
@@ -334,13 +330,15 @@ class Summariser:
             terms = extract(doc) if extract is not None else self.keywords(doc.title, doc.text)
         out, used = [], set()
         for n, i in enumerate(picked, 1):
-            point = self._point(sents, i, picked, self._weights(doc, i) if self.compress else None)
+            weights = partial(self._clause_information, doc, i) if self.compress else None
+            point = self._point(sents, i, picked, weights)
             body = point(self.limit)
             topic = self._topic(body, terms, used)
             if topic:
                 # make room for "主题：" and check the topic survived the shorter cut
                 shorter = point(self.limit - len(topic) - 1)
-                topic = self._topic(shorter, terms, used)
+                if shorter != body:  # (most points fit both limits untrimmed)
+                    topic = self._topic(shorter, terms, used)
                 if topic and len(topic) + 1 + len(shorter) <= self.limit:
                     body = f"{topic}：{shorter}"
                     used.add(topic)
