@@ -29,8 +29,8 @@ def _weighted_rows(row, ids, idf, n_rows):
     m = 0
     k = 0
     while k < len(ids):
-        # a row has a few dozen words: sorted in place (a sort of the whole
-        # table costs more, in numba, than all the rest of the scoring)
+        # a row has a few dozen words: sorted in place by insertion, cheaper
+        # than sorting the whole table (numba's sorts are slow on small arrays)
         e = k
         while e < len(ids) and row[e] == row[k]:
             w, x = ids[e], idf[e]
@@ -83,7 +83,7 @@ def _cosines(row_start, cols, weights):
     term = np.empty(m, np.int64)
     n_terms = 0
     for k in range(m):
-        h = (cols[k] * 2654435761) & (size - 1)
+        h = (cols[k] * 2654435761) & (size - 1)  # (lexicon ids stay far below 2**31: no overflow)
         while slot_term[h] >= 0 and slot_word[h] != cols[k]:
             h = (h + 1) & (size - 1)
         if slot_term[h] < 0:
