@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .reader import Article, Failure, RawLine, Record, parse_jsonl_line
+from .tagger import BATCH
 from .writers import error_record, result_record
 
 # Per-process state of a pool worker: its tagger and options.
@@ -228,7 +229,7 @@ def _tag_on_dask(records, model_path, address: str, options: dict, chunk_size: i
 # ------------------------------------------------------------------ entry points
 def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Path | None = None, jobs: int = 1,
                 top_k: int | None = None, min_score: float | None = None, with_text: bool = False,
-                explain: bool = False, labels_only: bool = False, chunk_size: int = 64,
+                explain: bool = False, labels_only: bool = False, chunk_size: int = BATCH,
                 dask: str | None = None) -> Iterator[dict]:
     """Tag ``records`` (:class:`Article` or :class:`Failure`) and yield output dicts in input order.
 
@@ -242,8 +243,8 @@ def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Pat
         Worker processes on this machine.
     dask : str, optional
         A Dask scheduler address (``tcp://host:8786``); takes precedence over ``jobs``.
-    chunk_size : int, default 64
-        Articles per task sent to a worker.
+    chunk_size : int, default 256 (``tagger.BATCH``)
+        Articles per task sent to a worker (a worker tags them as one batch).
 
     Raises :class:`PipelineError` when workers cannot run at all.
     """
@@ -258,8 +259,9 @@ def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Pat
             from . import load
 
             tagger = load(model_path)
-        # small chunks: output keeps flowing (progress, `| head`) while labels are scored in batches
-        return (res for chunk in _chunks(records, 16) for res in tag_chunk(tagger, chunk, **options))
+        # chunks of one batch (see Tagger.predict_many): output still flows every
+        # fraction of a second (progress, `| head`)
+        return (res for chunk in _chunks(records, BATCH) for res in tag_chunk(tagger, chunk, **options))
     if model_path is None:
         raise ValueError("jobs > 1 needs model_path")
     return _tag_in_pool(records, model_path, jobs, options, chunk_size)
