@@ -149,11 +149,11 @@ class Lexicon:
         if not new:
             return
         start = len(w.words)
-        flag = self.tokenizer.flag
-        for word in sorted(new):  # sorted: the same ids whatever the set's order
+        new = sorted(new)  # the same ids whatever the set's order
+        for word in new:
             w.ids[word] = len(w.words)
             w.words.append(word)
-            w.flags.append(flag(word))
+        w.flags += self.tokenizer.flags(new)
         for name, col in list(w.cols.items()):
             fn, dtype, default = self._specs[name]
             col = w.cols[name] = _grown(col, len(w.words), default)

@@ -229,7 +229,8 @@ class Featurizer:
         return state
 
     def _word_column(self, word: str, flag: str) -> int:
-        return self.words.get(word, -1) if is_content(word) else -1
+        i = self.words.get(word, -1)  # (most new words are not in the vocabulary: test that first)
+        return i if i < 0 or is_content(word) else -1
 
     def _term_column(self, word: str, flag: str) -> int:
         # index of the word in _term_columns() (-1: no taxonomy term)

@@ -157,7 +157,6 @@ class KeywordExtractor:
             "idf": (lambda w, f: self._idf(w), np.float64, 0.0),
             "compound": (lambda w, f: f in _COMPOUND_POS and bool(w.strip()), bool, False),
             "serial": (lambda w, f: _SERIAL.match(w) is not None, bool, False),
-            "len": (lambda w, f: len(w), np.int64, 0),
         })
 
     def _is_candidate(self, word: str, flag: str) -> bool:
@@ -211,7 +210,7 @@ class KeywordExtractor:
         if expand:
             tokens = (doc.title_words, doc.body_words)
             found = expansions(uniq, tf, doc.title_ids, doc.body_ids, lex.column(col + ".compound"),
-                               lex.column(col + ".serial"), lex.column(col + ".len"), float(self.title_weight),
+                               lex.column(col + ".serial"), lex.column("len"), float(self.title_weight),
                                MAX_COMPOUND_CHARS, float(self.expand_share))
             expanded = {k: "".join(tokens[s][i:j]) for k, s, i, j in found.tolist()}
         ids = uniq.tolist()
@@ -308,7 +307,7 @@ class KeywordExtractor:
             lex = doc.lexicon
             col = self._columns(lex)
             table = compound_table(doc.title_ids, doc.body_ids, lex.column(col + ".compound"),
-                                   lex.column(col + ".serial"), lex.column(col + ".len"),
+                                   lex.column(col + ".serial"), lex.column("len"),
                                    float(self.title_weight), MAX_COMPOUND_CHARS)
             table = doc.cache[key] = tuple(a.tolist() for a in table)
         return table

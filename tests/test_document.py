@@ -273,3 +273,15 @@ def test_compiled_word_lookup_gives_the_dicts_ids(articles):
         kernels.set_mode(before)
     assert small.generation >= 2
     assert len(big.ids) > 2 ** 15  # past the first table's half (see Lexicon._hash_new_words)
+
+
+def test_words_tagged_together_get_the_flags_they_get_alone(tagger, articles):
+    """Tokenizer.flags tags a lexicon's new words in one call (one per line);
+    each must get the flag Tokenizer.flag gives it alone."""
+    tok = tagger.featurizer.tokenizer
+    words = sorted({w for a in articles for w in tok.raw(a["title"]) + tok.raw(a["text"])})
+    odd = ["中马", "两国", "A/B", "C++", "2.5%", "...", "——", "😀", "", "\n\n", " ", "a b", "天问二号", "\u3000"]
+    words += odd
+    assert len(words) > 5000
+    assert tok.flags(words) == [tok.flag(w) for w in words]
+    assert tok.flags(odd[::-1]) == [tok.flag(w) for w in odd[::-1]]
