@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,dask,bench]'
-	# compile the numba kernels once now (about 20 s), not in the first long tagging run
+	# compile the numba kernels once now (about 30 s), not in the first long tagging run
 	$(BIN)/python -c 'from newstag.model.kernels import warm; print(f"numba kernels ready ({warm():.0f} s)")'
 	touch $@
 

@@ -5,7 +5,7 @@ loops over a few hundred tokens. Written with NumPy they are dozens of calls
 on tiny arrays, each costing more in call overhead than in arithmetic;
 compiled, they cost a few microseconds. Compiling has its own price: numba's
 import and first use take about half a second even when the machine code is
-already cached (the first compile ever takes about twenty seconds; ``make
+already cached (the first compile ever takes about thirty seconds; ``make
 install`` does it), and LLVM adds about 170 MB to the process's resident
 memory. Tagging one article from the command line must
 stay quick, so a :class:`Kernel` runs as plain Python (a few milliseconds an
@@ -68,7 +68,7 @@ class Kernel:
         if time.perf_counter() - start > 2 and not _state["told"]:
             # a long pause in a run deserves a word; it happens once per install
             _state["told"] = True
-            print("newstag: compiling the tagging kernels for this machine (about 20 s, once: later runs load "
+            print("newstag: compiling the tagging kernels for this machine (about 30 s, once: later runs load "
                   "them from the cache; `make install` does it ahead)", file=sys.stderr)
         return out
 
