@@ -180,12 +180,12 @@ class Lexicon:
         out = list(zip(tokens, self._ids(tokens, texts)))
         unknown = [k for k, (_, ids) in enumerate(out) if len(ids) and ids.min() < 0]
         if unknown:  # words never seen in this thread (after a while, rare)
-            self.learn([w for k in unknown for w in out[k][0]])
+            # only the new words' places: a few per text
+            places = [(out[k], np.flatnonzero(out[k][1] < 0).tolist()) for k in unknown]
+            self.learn([words[i] for (words, _), at in places for i in at])
             known = self.ids
-            for k in unknown:  # only the new words' places are filled in (a few per text)
-                words, ids = out[k]
-                at = np.flatnonzero(ids < 0)
-                ids[at] = [known[words[i]] for i in at.tolist()]
+            for (words, ids), at in places:
+                ids[at] = [known[words[i]] for i in at]
         return out
 
     def _ids(self, tokens: list[list[str]], texts: list[str]) -> list[np.ndarray]:

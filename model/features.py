@@ -236,7 +236,8 @@ class Featurizer:
         # index of the word in _term_columns() (-1: no taxonomy term)
         if getattr(self, "_term_index", None) is None:
             self._term_index = {t: i for i, t in enumerate(self._term_columns())}
-        return self._term_index.get(word, -1) if is_content(word) else -1
+        i = self._term_index.get(word, -1)  # (as _word_column: the lookup first)
+        return i if i < 0 or is_content(word) else -1
 
     def document(self, title: str, text: str) -> Document:
         """``title`` and ``text`` segmented once (see :class:`.document.Document`)."""

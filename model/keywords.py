@@ -165,14 +165,17 @@ class KeywordExtractor:
 
     def _word_score(self, word: str, flag: str) -> float:
         """Everything of a candidate's score that depends on the word alone."""
-        return self._prior(self._idf(word), flag, word in self.taxonomy_terms, [word])
+        return self._prior(self._idf(word), flag, word in self.taxonomy_terms, (word,))
 
     def _prior(self, idf: float, flag: str, taxonomy: bool, parts) -> float:
         s = idf * self.pos_weight.get(flag, 1.0)
         if taxonomy:
             s *= self.taxonomy_boost
         if self.keyness:
-            s *= max(self.keyness.get(p, 1.0) for p in parts) ** self.keyness_weight
+            get = self.keyness.get
+            # (a word alone, for every new word of a run: no generator)
+            key = get(parts[0], 1.0) if len(parts) == 1 else max(get(p, 1.0) for p in parts)
+            s *= key ** self.keyness_weight
         return s
 
     # ------------------------------------------------------------ candidates
