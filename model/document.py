@@ -264,12 +264,14 @@ class Document:
         self._take(*self.lexicon.encode_many([self.body_f, self.title_f]))
 
     def _take(self, body: tuple[list[str], np.ndarray], title: tuple[list[str], np.ndarray]) -> None:
-        self.generation = self.lexicon.generation
+        self._words = self.lexicon._w  # whose ids these are: this thread's, this generation's
         (self.body_words, self.body_ids), (self.title_words, self.title_ids) = body, title
 
     def refresh(self) -> "Document":
-        """Re-encode if the lexicon has started afresh since (its ids would be void)."""
-        if self.generation != self.lexicon.generation:
+        """Re-encode if the ids are not the current thread's current ones: the lexicon
+        has started afresh since, or the document was made in another thread (ids
+        index per-word columns, unchecked in compiled code)."""
+        if self._words is not self.lexicon._w:
             self._encode()
             self.cache.clear()
         return self

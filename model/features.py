@@ -505,8 +505,9 @@ class Featurizer:
         if local is None:
             local = self.__dict__.setdefault("_rows_scratch", threading.local())
         arrays = getattr(local, "arrays", None)
-        if arrays is None:
-            arrays = local.arrays = new_scratch(len(self.words) + len(self.chars))
+        n_feat = len(self.words) + len(self.chars)
+        if arrays is None or len(arrays[0]) != n_feat:  # (sized for this vocabulary: unchecked indexing)
+            arrays = local.arrays = new_scratch(n_feat)
         return arrays
 
     def _string_vectors(self, doc: Document) -> list[tuple[np.ndarray, np.ndarray]]:

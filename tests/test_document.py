@@ -187,6 +187,31 @@ def test_threads_sharing_a_tagger_get_the_same_results(articles):
     assert together == alone
 
 
+@pytest.mark.parametrize("mode", ["python", "compiled"])
+def test_a_document_made_in_one_thread_can_be_used_in_another(articles, kernel_mode, mode):
+    """Token ids belong to one thread's lexicon; a document handed to another
+    thread is re-encoded there (compiled kernels index columns by id unchecked:
+    foreign ids crashed the process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newstag import load
+
+    kernel_mode(mode)
+    tagger = load(SHIPPED)
+    tagger.predict_many([(a["title"], a["text"]) for a in articles[:60]])  # this thread knows many words
+    docs = [tagger.document(a["title"], a["text"]) for a in articles[60:70]]
+
+    def use(doc):
+        scores = tagger.scores_many([doc])[0]
+        return tagger.decide(scores), tagger.keyword_extractor.extract(doc), tagger.summariser.summarise(doc)
+
+    here = [use(d) for d in docs]
+    with ThreadPoolExecutor(1) as pool:  # a fresh thread: its lexicon is empty
+        there = list(pool.map(use, [tagger.document(a["title"], a["text"]) for a in articles[60:70]]))
+        moved = list(pool.map(use, docs))
+    assert moved == here == there
+
+
 def test_other_ngram_sizes_take_the_string_path_with_passages(tmp_path, articles):
     """A model with char_ngrams other than (2,) is scored by counting strings; long
     articles must still get their passage rows, and the whole-article row must be
@@ -244,33 +269,27 @@ def test_sentence_pieces_cut_where_the_sentence_rule_says(tagger, articles, mode
         kernels.set_mode(before)
 
 
-def test_compiled_word_lookup_gives_the_dicts_ids(articles):
+def test_compiled_word_lookup_gives_the_dicts_ids(articles, kernel_mode):
     """Compiled, the lexicon looks token ids up in its own hash table (model/document_kernels.py);
     the ids must be the dict's for every token, as the table grows and after restarts."""
     from newstag import load
-    from newstag.model import kernels
 
     with open(CORPUS / "corpus.jsonl", encoding="utf-8") as fh:
         corpus = [json.loads(line)["text"] for line in fh if line.strip()]
-    odd = ["", "a", "含\0空字符的文本。", "𠀀𪚥𝐀 emoji 😀 混排", "\n\n\u3000\u3000\n", "同一个词同一个词"]
+    odd = ["", "a", "𠀀𪚥𝐀 emoji 😀 混排", "\n\n\u3000\u3000\n", "同一个词同一个词", "\x1c控制字符\x7f"]
+    kernel_mode("compiled")
     small = load(SHIPPED).featurizer.lexicon
     small.max_words = 4000  # starts afresh (a new table) several times
     big = load(SHIPPED).featurizer.lexicon  # learns the whole corpus: the table is rebuilt larger
     runs = [(small, [a["text"] for a in articles[:120]] + odd + [a["title"] for a in articles[:120]]),
-            (big, odd + corpus)]
-    before = kernels.mode()
-    try:
-        for mode in ("compiled", "python"):
-            kernels.set_mode(mode)
-            for lex, texts in runs:
-                for lo in range(0, len(texts), 32):
-                    lex.checkpoint()
-                    batch = texts[lo: lo + 32]
-                    for text, (words, ids) in zip(batch, lex.encode_many(batch)):
-                        assert ids.dtype == np.int64 and len(ids) == len(words), text[:20]
-                        assert ids.tolist() == [lex.ids[w] for w in words], text[:20]
-    finally:
-        kernels.set_mode(before)
+            (big, odd + corpus + ["含\0空字符的文本。"])]  # (NUL: that batch takes the dict)
+    for lex, texts in runs:
+        for lo in range(0, len(texts), 32):
+            lex.checkpoint()
+            batch = texts[lo: lo + 32]
+            for text, (words, ids) in zip(batch, lex.encode_many(batch)):
+                assert ids.dtype == np.int64 and len(ids) == len(words), text[:20]
+                assert ids.tolist() == [lex.ids[w] for w in words], text[:20]
     assert small.generation >= 2
     assert len(big.ids) > 2 ** 15  # past the first table's half (see Lexicon._hash_new_words)
 
