@@ -20,7 +20,7 @@ def _weighted_rows(row, ids, idf, n_rows):
     """Sublinear TF-IDF rows, L2-normalised, of ``(row, word id)`` entries
     (``row`` ascending, below ``n_rows``) with each entry's IDF:
     ``(row_start, cols, weights)``, row ``r`` being ``cols``/``weights``
-    ``[row_start[r]:row_start[r + 1]]``, its columns (word ids) distinct and ascending."""
+    ``[row_start[r]:row_start[r + 1]]``, its columns (word numbers) distinct and ascending."""
     row_start = np.zeros(n_rows + 1, np.int64)
     cols = np.empty(len(ids), np.int64)
     weights = np.empty(len(ids), np.float64)
@@ -64,33 +64,42 @@ def _weighted_rows(row, ids, idf, n_rows):
 
 
 @kernel
+def _first_use_numbers(ids):
+    """Each of ``ids`` numbered by the first occurrence of its value (0, 1, ...),
+    through an open-addressing hash table."""
+    m = len(ids)
+    size = 2
+    while size < 2 * m:
+        size *= 2
+    slot_id = np.full(size, -1, np.int64)
+    slot_num = np.empty(size, np.int64)
+    out = np.empty(m, np.int64)
+    n = 0
+    for k in range(m):
+        h = (ids[k] * 2654435761) & (size - 1)  # (ids stay far below 2**31: no overflow)
+        while slot_id[h] >= 0 and slot_id[h] != ids[k]:
+            h = (h + 1) & (size - 1)
+        if slot_id[h] < 0:
+            slot_id[h] = ids[k]
+            slot_num[h] = n
+            n += 1
+        out[k] = slot_num[h]
+    return out
+
+
+@kernel
 def _cosines(row_start, cols, weights):
     """The ``(n, n)`` dot products of the ``n`` rows of :func:`_weighted_rows`
     (zero on the diagonal), each summing the products of the words the two rows
-    share, in word order.
+    share, in the order of their numbers.
 
     Most pairs of sentences share few words, so the products are found through
     the rows each word is in (a word → rows table) rather than by comparing
     every pair of rows."""
     n = len(row_start) - 1
     m = len(cols)
-    # local term numbers, by an open-addressing hash table of the word ids
-    size = 2
-    while size < 2 * m:
-        size *= 2
-    slot_term = np.full(size, -1, np.int64)
-    slot_word = np.empty(size, np.int64)
-    term = np.empty(m, np.int64)
-    n_terms = 0
-    for k in range(m):
-        h = (cols[k] * 2654435761) & (size - 1)  # (lexicon ids stay far below 2**31: no overflow)
-        while slot_term[h] >= 0 and slot_word[h] != cols[k]:
-            h = (h + 1) & (size - 1)
-        if slot_term[h] < 0:
-            slot_term[h] = n_terms
-            slot_word[h] = cols[k]
-            n_terms += 1
-        term[k] = slot_term[h]
+    term = _first_use_numbers(cols)  # local term numbers
+    n_terms = term.max() + 1 if m else 0
     # each term's entries, in row order; where each entry stands among them
     post_start = np.zeros(n_terms + 1, np.int64)
     for k in range(m):
@@ -151,7 +160,10 @@ def sentence_scores(body_ids, starts, spans, title_ids, idf_col, fact_at, headin
         if idf_col[title_ids[k]] > 0:
             row[m], ids[m], idf[m] = n, title_ids[k], idf_col[title_ids[k]]
             m += 1
-    row_start, cols, w = _weighted_rows(row[:m], ids[:m], idf[:m], n + 1)
+    # words numbered by first use in the article: the sums below run in that
+    # order, which depends on the article alone (not on the ids the process's
+    # lexicon happened to give its words, which depend on what it tagged before)
+    row_start, cols, w = _weighted_rows(row[:m], _first_use_numbers(ids[:m]), idf[:m], n + 1)
     cos = _cosines(row_start, cols, w)
     sim = cos[:n, :n].copy()
     to_title = cos[n, :n].copy()

@@ -304,3 +304,24 @@ def test_words_tagged_together_get_the_flags_they_get_alone(tagger, articles):
     assert len(words) > 5000
     assert tok.flags(words) == [tok.flag(w) for w in words]
     assert tok.flags(odd[::-1]) == [tok.flag(w) for w in odd[::-1]]
+
+
+@pytest.mark.parametrize("mode", ["python", "compiled"])
+def test_scores_do_not_depend_on_what_the_process_tagged_before(articles, kernel_mode, mode):
+    """Word ids depend on the order a process met its words in; no score may:
+    the same article gets the same bits in a fresh process and in one that
+    tagged other articles first (as a --jobs worker or Dask partition does)."""
+    from newstag import load
+
+    kernel_mode(mode)
+    fresh, used = load(SHIPPED), load(SHIPPED)
+    used.predict_many([(a["title"], a["text"]) for a in articles[::-1][:40]])  # other ids for the same words
+
+    def scores(tagger, a):
+        doc = tagger.document(a["title"], a["text"])
+        summary, _ = tagger.summariser.scores(doc) if len(doc.sentences[0]) > 1 else (np.zeros(0), None)
+        return summary.tobytes(), tagger.keyword_extractor.scored(doc), \
+            [p.tobytes() for p in tagger.scores(doc).values()]
+
+    for a in articles[40:100]:
+        assert scores(fresh, a) == scores(used, a), a["title"]
