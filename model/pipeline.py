@@ -51,7 +51,7 @@ def tag_record(tagger, rec: Record, top_k: int | None = None, min_score: float |
                with_text: bool = False, explain: bool = False, labels_only: bool = False) -> dict:
     """One input record → one output dict (a failure passes through as an error record).
 
-    ``labels_only`` skips keywords and the summary (about twice as fast)."""
+    ``labels_only`` skips keywords and the summary (about 1.5 times as fast)."""
     if isinstance(rec, Failure):
         return error_record(rec)
     try:

@@ -362,7 +362,7 @@ def predict(
     errors: Optional[str] = typer.Option(None, "--errors", help="Also write error records (JSONL) to this file."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first input that fails."),
     explain_: bool = typer.Option(False, "--explain", help="Add, per label, the terms that pushed its score (jsonl)."),
-    labels_only: bool = typer.Option(False, "--labels-only", help="Skip keywords and summary: about twice as fast."),
+    labels_only: bool = typer.Option(False, "--labels-only", help="Skip keywords and summary: about 1.5x as fast."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary line."),
 ):
     """Tag articles: one result (or error record) per input article, in input order.
