@@ -21,16 +21,15 @@ from typing import Callable
 import numpy as np
 
 from . import kernels
-from .document_kernels import cuts, insert_words, word_ids
+from .document_kernels import CHAR_KINDS, CLOSING_QUOTES, END_MARKS, cuts, insert_words, word_ids
 from .normalise import fold
 from .tokenize import Tokenizer, is_content
 
-# a sentence ends after 。！？； (a closing quote right after it stays with it),
-# at a line break or at a paragraph indent
-SENTENCE_END = re.compile(r"(?<=[。！？!?；;])(?![”’」』\"])|(?<=[。！？!?；;][”’」』\"])|\n+|\u3000\u3000+")
+# a sentence ends after an end mark (a closing quote right after it stays with
+# it), at a line break or at a paragraph indent (see .document_kernels)
+SENTENCE_END = re.compile(f"(?<=[{END_MARKS}])(?![{CLOSING_QUOTES}])|(?<=[{END_MARKS}][{CLOSING_QUOTES}])"
+                          "|\n+|\u3000\u3000+")
 MIN_SENTENCE = 6  # characters; shorter pieces (stray numbers, "图") are no sentences
-# str.strip()'s white space, by code point (none lies beyond U+3000)
-_SPACE = np.asarray([chr(c).isspace() for c in range(0x3001)], np.bool_)
 
 
 class _Words:
@@ -283,7 +282,7 @@ class Document:
 
     @cached_property
     def _cuts(self) -> tuple[np.ndarray, np.ndarray]:
-        return cuts(np.frombuffer(self.text.encode("utf-32-le"), np.uint32), _SPACE, MIN_SENTENCE)
+        return cuts(np.frombuffer(self.text.encode("utf-32-le"), np.uint32), CHAR_KINDS, MIN_SENTENCE)
 
     @property
     def pieces(self) -> np.ndarray:
@@ -314,4 +313,4 @@ def content_column(word: str, flag: str) -> bool:
     return is_content(word)
 
 
-__all__ = ["Lexicon", "Document", "SENTENCE_END", "MIN_SENTENCE", "content_column", "own_document"]
+__all__ = ["Lexicon", "Document", "SENTENCE_END", "END_MARKS", "MIN_SENTENCE", "content_column", "own_document"]

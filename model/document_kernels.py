@@ -1,7 +1,8 @@
 """Compiled loops of :mod:`.document`: word → id lookup and sentence cuts.
 
-**Word ids** (:class:`.document.Lexicon`). An article has a few hundred tokens; looking each up in a Python dict costs
-more than segmenting the article did. Compiled, the lookup runs over the
+**Word ids** (:class:`.document.Lexicon`). An article has a few hundred
+tokens; looking each up in a Python dict costs more than segmenting the
+article did. Compiled, the lookup runs over the
 tokens' code points: the batch's tokens are joined with a NUL after each
 (one C call to join, one to encode) and an open-addressing hash table of the
 known words, whose code points are kept in one flat array, gives their ids.
@@ -11,10 +12,12 @@ code points equal a known word's, so ids are the same either way (an unknown
 word gets -1 and is learned the usual way). The hash uses integer arithmetic
 that never overflows, so interpreted and compiled code agree too.
 
-**Sentence cuts** (:attr:`.document.Document.pieces`). The rule is the
-``_CUTS`` regex below; a loop over the text's code points
-finds the same cuts and strips the pieces without making a string per piece.
-The interpreted mode runs the regex itself.
+**Sentence cuts** (:attr:`.document.Document.pieces`). The rule's characters
+are defined here once: the ``_CUTS`` regex, the per-code-point table the
+compiled loop reads (:data:`CHAR_KINDS`) and :data:`.document.SENTENCE_END`
+are all made from them. The loop finds the regex's cuts and strips the
+pieces without making a string per piece; the interpreted mode runs the
+regex itself.
 """
 from __future__ import annotations
 
@@ -24,15 +27,25 @@ import numpy as np
 
 from .kernels import kernel
 
+# a sentence ends after an end mark (a closing quote right after it stays with
+# it), at a line break or at a paragraph indent (two or more U+3000)
+END_MARKS = "。！？!?；;"
+CLOSING_QUOTES = "”’」』\""
 # the cuts of .document.SENTENCE_END found twice as fast: the end mark itself
 # is matched (group 1; the cut is after it) rather than every position tried
 # with look-behinds
-_CUTS = re.compile(r"([。！？!?；;][”’」』\"]?)|\n+|\u3000\u3000+")
+_CUTS = re.compile(f"([{END_MARKS}][{CLOSING_QUOTES}]?)|\n+|\u3000\u3000+")
+# per code point, for the compiled loop: SPACE (str.strip's white space), END, CLOSE
+SPACE, END, CLOSE = 1, 2, 4
+CHAR_KINDS = np.zeros(max(map(ord, END_MARKS + CLOSING_QUOTES + "\u3000")) + 1, np.uint8)
+CHAR_KINDS[[c for c in range(len(CHAR_KINDS)) if chr(c).isspace()]] |= SPACE  # (none lies beyond U+3000)
+CHAR_KINDS[list(map(ord, END_MARKS))] |= END
+CHAR_KINDS[list(map(ord, CLOSING_QUOTES))] |= CLOSE
 
 _MASK = (1 << 40) - 1  # hash values stay below 2**40: times 1,000,003 fits in int64
 
 
-@kernel
+@kernel(inline=True)
 def _hash(codes, lo, hi):
     h = 5381
     for i in range(lo, hi):
@@ -88,7 +101,7 @@ def word_ids(codes, table, keys, key_start):
     return ids
 
 
-def _cuts_numpy(codes, space, min_len):
+def _cuts_numpy(codes, kinds, min_len):
     """:func:`cuts` by the regex (the interpreted mode): the rule itself."""
     text = codes.tobytes().decode("utf-32-le")
     found = [(m.end(), m.end()) if m.lastindex else m.span() for m in _CUTS.finditer(text)]
@@ -104,13 +117,13 @@ def _cuts_numpy(codes, space, min_len):
 
 
 @kernel(python=_cuts_numpy)
-def cuts(codes, space, min_len):
+def cuts(codes, kinds, min_len):
     """``(pieces, spans)`` of a text's code points ``codes``: the ``(n, 2)``
     start/end of each piece between sentence ends (the whole text covered; a
     cut after an end mark and its closing quote, or over a run of line breaks
     or of two or more ideographic spaces), and the ``(m, 2)`` spans of the
-    pieces stripped of white space (``space[c]``: is code point ``c`` white
-    space; beyond its end none is) that keep at least ``min_len`` characters."""
+    pieces stripped of white space that keep at least ``min_len`` characters.
+    ``kinds``: :data:`CHAR_KINDS`."""
     n = len(codes)
     bounds = np.empty(2 * n + 2, np.int64)  # piece i is bounds[2i]:bounds[2i + 1]
     bounds[0] = 0
@@ -119,8 +132,8 @@ def cuts(codes, space, min_len):
     while i < n:
         c = codes[i]
         j = i
-        if _is_end(c):
-            j = i + 2 if i + 1 < n and _is_close(codes[i + 1]) else i + 1
+        if _kind(kinds, c) & END:
+            j = i + 2 if i + 1 < n and _kind(kinds, codes[i + 1]) & CLOSE else i + 1
             bounds[k], bounds[k + 1] = j, j
         elif c == 10 or (c == 0x3000 and i + 1 < n and codes[i + 1] == 0x3000):
             while j < n and codes[j] == c:
@@ -137,9 +150,9 @@ def cuts(codes, space, min_len):
     m = 0
     for p in range(len(pieces)):
         s, e = pieces[p, 0], pieces[p, 1]
-        while s < e and codes[s] < len(space) and space[codes[s]]:
+        while s < e and _kind(kinds, codes[s]) & SPACE:
             s += 1
-        while e > s and codes[e - 1] < len(space) and space[codes[e - 1]]:
+        while e > s and _kind(kinds, codes[e - 1]) & SPACE:
             e -= 1
         if e - s >= min_len:
             spans[m, 0], spans[m, 1] = s, e
@@ -147,11 +160,6 @@ def cuts(codes, space, min_len):
     return pieces, spans[:m].copy()
 
 
-@kernel
-def _is_end(c):
-    return c == 0x3002 or c == 0xFF01 or c == 0xFF1F or c == 33 or c == 63 or c == 0xFF1B or c == 59
-
-
-@kernel
-def _is_close(c):
-    return c == 0x201D or c == 0x2019 or c == 0x300D or c == 0x300F or c == 34
+@kernel(inline=True)
+def _kind(kinds, c):
+    return kinds[c] if c < len(kinds) else 0

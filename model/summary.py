@@ -37,7 +37,7 @@ from functools import partial
 
 import numpy as np
 
-from .document import MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
+from .document import END_MARKS, MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
 from .summary_kernels import clause_information, sentence_scores, spread
 from .tokenize import is_content
@@ -285,7 +285,7 @@ class Summariser:
             if follows and len(body) <= limit // 2 and not _is_heading(sents[j]):
                 end = sents[i].strip()[-1]
                 nxt = strip_lead_in(sents[j]).rstrip(_END_PUNCT).strip()
-                if end in "。！？!?；;" and len(body) + 1 + len(nxt) <= limit:
+                if end in END_MARKS and len(body) + 1 + len(nxt) <= limit:
                     body = f"{body}{end}{nxt}"
             return body
 
