@@ -21,7 +21,7 @@ from .kernels import kernel
 
 @kernel
 def feature_rows(tokens, texts, passages, vocab, weights, evidence, scratch):
-    """Feature rows of a batch of documents: ``(row_doc, row_len, starts, cols, vals)``.
+    """Feature rows of a batch of documents: ``(row_doc, starts, cols, vals)``.
 
     Arguments are tuples of arrays (``n`` documents; ``*_off`` are ``n + 1``
     offsets, document ``i``'s part being ``[off[i], off[i + 1])``):
@@ -68,7 +68,6 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence, scratch):
         n_rows += 1 + n_pass[i]
         cap += (1 + n_pass[i]) * (n_title + n_ev) + 2 * n_body
     row_doc = np.empty(n_rows, np.int64)
-    row_len = np.empty(n_rows, np.int64)
     starts = np.empty(n_rows + 1, np.int64)
     cols = np.empty(cap, np.int64)
     vals = np.empty(cap, np.float32)
@@ -98,7 +97,7 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence, scratch):
                 end = piece_start[e] if e < p1 else body_len[i]
                 lo_b = _first_at(b_pos, lo_b, hi_b, begin)
                 hi_b = _first_at(b_pos, lo_b, hi_b, end)
-            row_doc[r], row_len[r], starts[r] = i, end - begin, m
+            row_doc[r], starts[r] = i, m
             row = serial[0] + r  # marks of earlier rows (and calls) are smaller
             nt = 0
             ev_acc[:] = 0.0
@@ -146,7 +145,7 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence, scratch):
             r += 1
     starts[r] = m
     serial[0] += r
-    return row_doc, row_len, starts, cols[:m].copy(), vals[:m].copy()
+    return row_doc, starts, cols[:m].copy(), vals[:m].copy()
 
 
 def new_scratch(n_feat: int) -> tuple:

@@ -389,7 +389,7 @@ class Featurizer:
         s = self.settings
         docs = [d.refresh() for d in docs]
         if s.char_ngrams not in ((), (2,)):  # other n-gram sizes: the string path, slower
-            return FeatureRows.from_vectors(self, [self._string_vectors(d) for d in docs])
+            return FeatureRows.from_vectors([self._string_vectors(d) for d in docs])
         if kernels.is_compiled() and docs:
             return self._compiled_rows(docs)
         n = len(docs)
@@ -497,7 +497,7 @@ class Featurizer:
             self._term_targets() + (len(self.evidence_labels), float(s.evidence_weight),
                                     int(s.evidence_reference_chars), float(s.evidence_length_norm)),
             self._scratch())
-        return FeatureRows.from_arrays(self, *out)
+        return FeatureRows.from_arrays(*out)
 
     def _scratch(self) -> tuple:
         """This thread's work arrays for :func:`.feature_kernels.feature_rows`."""
@@ -579,17 +579,16 @@ class Featurizer:
 class FeatureRows:
     """Feature rows of a batch (see :meth:`Featurizer.rows`).
 
-    ``row_doc`` (n_rows,): the document of each row; ``rows``, ``cols``,
-    ``vals``: the non-zero features as ``(row, column, value)`` triples sorted by
-    row, then column; ``starts[r]``: where row ``r``'s triples begin.
+    ``row_doc`` (n_rows,): the document of each row; ``cols``, ``vals``: the
+    non-zero features, row after row, each row's by column; ``starts[r]``:
+    where row ``r``'s begin (``n_rows + 1`` offsets).
     """
 
     def __init__(self, f: Featurizer, row_doc, row_len, rows, cols, weights, term_rows, terms, term_w):
         s = f.settings
         n_rows = len(row_doc)
         self.row_doc = row_doc
-        self.base = len(f.words) + len(f.chars)
-        n_feat = self.base
+        n_feat = len(f.words) + len(f.chars)
         # term frequencies per (row, column): title entries weigh title_weight
         keys = rows * n_feat + cols
         keep = weights > 0
@@ -613,26 +612,23 @@ class FeatureRows:
             key = np.repeat(r, reps) * n_ev + flat[np.repeat(offsets[t], reps) + within]
             ukey, inv = np.unique(key, return_inverse=True)
             counts = np.bincount(inv, weights=np.repeat(w, reps))
-            ev_rows, ev_cols = ukey // n_ev, self.base + ukey % n_ev
+            ev_rows, ev_cols = ukey // n_ev, n_feat + ukey % n_ev
             ev_vals = np.asarray(f._evidence_values(counts.tolist(), row_len[ev_rows].tolist()), np.float32)
         # one sorted list of (row, column, value): words, bigrams, evidence
         order = np.argsort(np.concatenate([rows, ev_rows]), kind="stable")
-        self.rows = np.concatenate([rows, ev_rows])[order]
         self.cols = np.concatenate([cols, ev_cols])[order]
         self.vals = np.concatenate([v.astype(np.float32), ev_vals])[order]
-        self.starts = np.searchsorted(self.rows, np.arange(n_rows + 1))
+        self.starts = np.searchsorted(np.concatenate([rows, ev_rows])[order], np.arange(n_rows + 1))
 
     @classmethod
-    def from_arrays(cls, f: Featurizer, row_doc, row_len, starts, cols, vals) -> "FeatureRows":
+    def from_arrays(cls, row_doc, starts, cols, vals) -> "FeatureRows":
         """Rows given as ``starts`` (n_rows + 1) into ``cols``/``vals`` (the compiled path)."""
         self = cls.__new__(cls)
-        self.base = len(f.words) + len(f.chars)
         self.row_doc, self.starts, self.cols, self.vals = row_doc, starts, cols, vals
-        self.rows = np.repeat(np.arange(len(row_doc)), np.diff(starts))
         return self
 
     @classmethod
-    def from_vectors(cls, f: Featurizer, per_doc: list[list[tuple[np.ndarray, np.ndarray]]]) -> "FeatureRows":
+    def from_vectors(cls, per_doc: list[list[tuple[np.ndarray, np.ndarray]]]) -> "FeatureRows":
         """Rows built from ready ``(ids, values)`` vectors (the string path)."""
         vecs = [v for d in per_doc for v in d]
         cols, vals = [], []
@@ -641,7 +637,7 @@ class FeatureRows:
             cols.append(ids[order])
             vals.append(v[order])
         return cls.from_arrays(
-            f, np.repeat(np.arange(len(per_doc)), [len(d) for d in per_doc]), None,
+            np.repeat(np.arange(len(per_doc)), [len(d) for d in per_doc]),
             np.concatenate([[0], np.cumsum([len(ids) for ids, _ in vecs])]).astype(np.int64),
             np.concatenate(cols).astype(np.int64) if cols else _EMPTY,
             np.concatenate(vals).astype(np.float32) if vals else np.zeros(0, np.float32))
