@@ -1,7 +1,8 @@
 """Inner loops that numba compiles once a run is long enough to pay for it.
 
-Per article, the label scorer, the keyword extractor and the summariser run
-loops over a few hundred tokens. Written with NumPy they are dozens of calls
+Per article, looking its tokens up, cutting its sentences, building its
+label features, choosing its keywords and summarising it run loops over a
+few hundred tokens or characters. Written with NumPy they are dozens of calls
 on tiny arrays, each costing more in call overhead than in arithmetic;
 compiled, they cost a few microseconds. Compiling has its own price: numba's
 import and first use take about half a second even when the machine code is
