@@ -38,7 +38,7 @@ _CUTS = re.compile(f"([{END_MARKS}][{CLOSING_QUOTES}]?)|\n+|\u3000\u3000+")
 # per code point, for the compiled loop: SPACE (str.strip's white space), END, CLOSE
 SPACE, END, CLOSE = 1, 2, 4
 CHAR_KINDS = np.zeros(max(map(ord, END_MARKS + CLOSING_QUOTES + "\u3000")) + 1, np.uint8)
-CHAR_KINDS[[c for c in range(len(CHAR_KINDS)) if chr(c).isspace()]] |= SPACE  # (none lies beyond U+3000)
+CHAR_KINDS[[c for c in range(0x3001) if chr(c).isspace()]] |= SPACE  # (none lies beyond U+3000)
 CHAR_KINDS[list(map(ord, END_MARKS))] |= END
 CHAR_KINDS[list(map(ord, CLOSING_QUOTES))] |= CLOSE
 
