@@ -151,7 +151,7 @@ def component_rates(model: Path, texts: list[dict]) -> dict:
     interpreted = mb_of(few) / timed(lambda: tagger.predict_many(few))[1]
     kernels.set_mode("compiled")
     tagger.predict_many(pairs[:50])  # lazy tokeniser set-up, kernels compiled or loaded from the cache
-    mb = sum(map(text_bytes, texts)) / MB
+    mb = mb_of(pairs)
     spent = dict.fromkeys(("segment", "labels", "keywords", "summary"), 0.0)
     clock = time.process_time
     lexicon = tagger.featurizer.lexicon
