@@ -39,7 +39,7 @@ import numpy as np
 
 from .document import END_MARKS, MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
-from .summary_kernels import clause_information, sentence_scores, spread
+from .summary_kernels import clause_idf_mass, sentence_scores, spread
 from .tokenize import is_content
 
 _DIGIT = re.compile(r"\d")
@@ -164,6 +164,11 @@ def tidy(s: str) -> str:
         if t == s:
             return t
         s = t
+
+
+def _with_figures(info: float, clause: str) -> float:
+    # a clause's information: figures count extra (events are told in numbers)
+    return info * (1.5 if _DIGIT.search(clause) else 1.0)
 
 
 def n_points(length: int) -> int:
@@ -300,8 +305,7 @@ class Summariser:
     def information(self, clause: str) -> float:
         """IDF mass of a clause's words; figures count extra (events are told in numbers)."""
         words = self.tokenizer(normalise(clause))
-        info = sum(self.idf.get(w, self.default_idf) for w in set(words))
-        return info * (1.5 if _DIGIT.search(clause) else 1.0)
+        return _with_figures(sum(self.idf.get(w, self.default_idf) for w in set(words)), clause)
 
     def _clause_information(self, doc: Document, i: int, parts: list[str]) -> list[float]:
         """:meth:`information` of clauses ``parts`` of sentence ``i``, from the tokens
@@ -311,11 +315,10 @@ class Summariser:
             return [self.information(c) for c in parts]
         sentence = sents[i]
         at = [sentence.find(c) for c in parts]
-        info = clause_information(doc.body_ids, doc.starts, self._idf_column(doc.lexicon), int(spans[i, 0]),
-                                  np.array(at, np.int64), np.fromiter(map(len, parts), np.int64, len(parts)),
-                                  np.array([_DIGIT.search(c) is not None for c in parts], np.bool_))
+        mass = clause_idf_mass(doc.body_ids, doc.starts, self._idf_column(doc.lexicon), int(spans[i, 0]),
+                               np.array(at, np.int64), np.fromiter(map(len, parts), np.int64, len(parts)))
         # a clause not verbatim in the sentence (cannot happen with trim's clauses) is segmented anew
-        return [x if k >= 0 else self.information(c) for x, k, c in zip(info.tolist(), at, parts)]
+        return [_with_figures(x, c) if k >= 0 else self.information(c) for x, k, c in zip(mass.tolist(), at, parts)]
 
     def __call__(self, title: str, text: str) -> list[str]:
         return self.summarise(self.document(title, text))

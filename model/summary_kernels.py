@@ -210,10 +210,10 @@ def spread(lengths, score, want):
 
 
 @kernel
-def clause_information(body_ids, starts, idf_col, base, at, length, figures):
-    """IDF mass of each clause's distinct words (in order of first use), times
-    1.5 where ``figures`` (see :meth:`.summary.Summariser.information`). Clause
-    ``c``'s words are the body's tokens (``body_ids``/``starts``) starting in
+def clause_idf_mass(body_ids, starts, idf_col, base, at, length):
+    """IDF mass of each clause's distinct words (in order of first use; see
+    :meth:`.summary.Summariser.information`). Clause ``c``'s words are the
+    body's tokens (``body_ids``/``starts``) starting in
     ``[base + at[c], base + at[c] + length[c])``; ``idf_col``: IDF per word id."""
     out = np.empty(len(at))
     for c in range(len(at)):
@@ -228,7 +228,7 @@ def clause_information(body_ids, starts, idf_col, base, at, length, figures):
                     break
             if first:
                 info += idf_col[body_ids[k]]
-        out[c] = info * 1.5 if figures[c] else info
+        out[c] = info
     return out
 
 
