@@ -118,10 +118,15 @@ class Lexicon:
         w = self._w
         col = w.cols.get(name)
         if col is None:  # a column new to this thread: computed for the words it knows
-            fn, dtype, default = self._specs[name]
-            col = np.full(max(len(w.words), 1024), default, dtype)
-            col[: len(w.words)] = [fn(word, flag) for word, flag in zip(w.words, w.flags)]
-            w.cols[name] = col
+            _, dtype, default = self._specs[name]
+            col = self._fill(w, name, np.full(1024, default, dtype), 0)
+        return col
+
+    def _fill(self, w: _Words, name: str, col: np.ndarray, start: int) -> np.ndarray:
+        """Column ``name`` (``col``, grown if need be) with the values of words ``start:`` filled in."""
+        fn, _, default = self._specs[name]
+        col = w.cols[name] = _grown(col, len(w.words), default)
+        col[start: len(w.words)] = [fn(word, flag) for word, flag in zip(w.words[start:], w.flags[start:])]
         return col
 
     def columns_of(self, owner, specs: dict[str, tuple]) -> str:
@@ -154,9 +159,7 @@ class Lexicon:
             w.words.append(word)
         w.flags += self.tokenizer.flags(new)
         for name, col in list(w.cols.items()):
-            fn, dtype, default = self._specs[name]
-            col = w.cols[name] = _grown(col, len(w.words), default)
-            col[start: len(w.words)] = [fn(word, f) for word, f in zip(w.words[start:], w.flags[start:])]
+            self._fill(w, name, col, start)
         w.full = len(w.words) > self.max_words
 
     def checkpoint(self) -> None:
