@@ -124,16 +124,19 @@ class Tagger:
 
     def scores_many(self, docs: list[Document]) -> list[dict[str, np.ndarray]]:
         """:meth:`scores` of several documents, computed together (the same values)."""
+        return self._pooled(self.featurizer.rows(docs), len(docs))
+
+    def _pooled(self, rows, n_docs: int) -> list[dict[str, np.ndarray]]:
+        # per document, per set: label probabilities from its feature rows (see scores)
         if self._joint is None:  # every set's weights side by side: one product for all
             models = list(self.models.values())
             ends = np.cumsum([len(m.labels) for m in models]).tolist()
             self._joint = (np.hstack([m.W for m in models]), np.concatenate([m.b for m in models]),
                            [(name, a, b) for name, a, b in zip(self.models, [0] + ends[:-1], ends)])
         W, b, spans = self._joint
-        rows = self.featurizer.rows(docs)
-        first = np.searchsorted(rows.row_doc, np.arange(len(docs) + 1))
+        first = np.searchsorted(rows.row_doc, np.arange(n_docs + 1))
         P = pooled_probabilities(rows.logits(W, b), first, self.featurizer.settings.passage_pooling == "blend")
-        return [{name: P[i, a:b] for name, a, b in spans} for i in range(len(docs))]
+        return [{name: P[i, a:b] for name, a, b in spans} for i in range(n_docs)]
 
     def decide(self, scores: dict[str, np.ndarray], top_k: int | None = None,
                min_score: float | None = None, fallback: bool = True) -> dict[str, list[tuple[str, float]]]:
@@ -219,9 +222,9 @@ class Tagger:
         """Per set, for each given label and the best missed one: the terms that
         pushed its score most (feature value × weight, on the passage that scored best)."""
         names = self._feature_names()
-        doc = self.document(title, text)
-        vecs = self.vectors(doc)
-        scores = self.scores(doc)
+        rows = self.featurizer.rows([self.document(title, text)])
+        vecs = rows.vectors(0)
+        scores = self._pooled(rows, 1)[0]
         tags = self.decide(scores)
         norm = normalise(f"{title}\n{text}")
         out = {}
