@@ -36,12 +36,16 @@ import re
 from functools import partial
 
 import numpy as np
+from scipy import sparse
 
 from .document import END_MARKS, MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
 from .summary_kernels import clause_idf_mass, sentence_scores, spread
 from .tokenize import is_content
 
+# sentences in one TextRank graph (see Summariser.scores); the longest story
+# of the corpus has 104, and of the unlabelled stories 625
+GRAPH_SENTENCES = 256
 _DIGIT = re.compile(r"\d")
 _SENTENCE_PUNCT = re.compile(r"[。！？!?；;，,]")
 # \d+(?:\.\d+)?(?:%|万|亿|千|百)?|《[^》]+》|“[^”]+”, the same matches written to
@@ -243,16 +247,34 @@ class Summariser:
         # as Tokenizer.__call__: no stopwords, punctuation or bare numbers (0)
         return self.idf.get(word, self.default_idf) if is_content(word) else 0.0
 
-    def scores(self, doc: Document) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, doc: Document):
         """Per sentence of ``doc.sentences`` its score, and the sentence × sentence
-        cosine matrix of their TF-IDF vectors (see :func:`.summary_kernels.sentence_scores`)."""
+        cosine matrix of their TF-IDF vectors (see :func:`.summary_kernels.sentence_scores`).
+
+        An article of more than ``GRAPH_SENTENCES`` sentences is scored in
+        consecutive stretches of at most that many, each its own TextRank graph
+        (centrality within its part of the article); the matrix is then a sparse
+        block diagonal (0 between stretches). One graph over all of them would
+        cost the cube of their number in time and its square in memory: hours
+        and gigabytes for a book-length text."""
         sents, spans = doc.sentences
         # events are told with figures and names: dates, amounts, places, organisations
         facts = np.array([m.start() for m in _FACT.finditer(doc.text)] if self.fact_weight else [], np.int64)
         heading = np.fromiter(map(_is_heading, sents), np.bool_, len(sents))
-        return sentence_scores(doc.body_ids, doc.starts, spans, doc.title_ids, self._idf_column(doc.lexicon),
-                               facts, heading, float(self.title_weight), float(self.position_weight),
-                               float(self.fact_weight))
+        idf = self._idf_column(doc.lexicon)
+
+        def scored(a: int, b: int):  # sentences a..b-1, and the tokens inside them
+            k0, k1 = np.searchsorted(doc.starts, [spans[a, 0], spans[b - 1, 1]])
+            return sentence_scores(doc.body_ids[k0:k1], doc.starts[k0:k1], spans[a:b], doc.title_ids, idf,
+                                   facts, heading[a:b], float(self.title_weight), float(self.position_weight),
+                                   float(self.fact_weight), a)
+
+        n = len(sents)
+        if n <= GRAPH_SENTENCES:
+            return scored(0, n)
+        bounds = np.linspace(0, n, -(-n // GRAPH_SENTENCES) + 1).round().astype(int).tolist()
+        parts = [scored(a, b) for a, b in zip(bounds, bounds[1:])]
+        return np.concatenate([s for s, _ in parts]), sparse.block_diag([m for _, m in parts], format="csr")
 
     # ------------------------------------------------------------ points
     def select(self, doc: Document) -> tuple[list[str], list[int]]:

@@ -131,7 +131,7 @@ def _cosines(row_start, cols, weights):
 
 @kernel
 def sentence_scores(body_ids, starts, spans, title_ids, idf_col, fact_at, heading,
-                    title_weight, position_weight, fact_weight):
+                    title_weight, position_weight, fact_weight, first):
     """Score of each of the ``n`` sentences (``spans``: ``(n, 2)`` body offsets) and
     the ``(n, n)`` cosine similarity of their TF-IDF vectors.
 
@@ -140,7 +140,9 @@ def sentence_scores(body_ids, starts, spans, title_ids, idf_col, fact_at, headin
     of the body's facts (figures, titles, quoted names); ``heading``: per
     sentence, whether it is a sub-heading. Score = TextRank centrality (max 1)
     + ``title_weight`` × title similarity + ``position_weight`` / sqrt(1 + index)
-    + ``fact_weight`` × min(facts, 4) / 4, minus 10 for a heading.
+    + ``fact_weight`` × min(facts, 4) / 4, minus 10 for a heading; ``index`` is
+    ``first`` + the sentence's place in ``spans`` (``spans`` may be a stretch of
+    an article's sentences starting at its sentence ``first``).
     """
     n = spans.shape[0]
     # the content tokens inside sentences, then the title's as row n
@@ -186,7 +188,7 @@ def sentence_scores(body_ids, starts, spans, title_ids, idf_col, fact_at, headin
             facts[i] += 1.0
     score = np.empty(n)
     for i in range(n):
-        score[i] = rank[i] / top + title_weight * to_title[i] + position_weight / math.sqrt(1.0 + i) \
+        score[i] = rank[i] / top + title_weight * to_title[i] + position_weight / math.sqrt(1.0 + first + i) \
             + fact_weight * min(facts[i], 4.0) / 4.0
         if heading[i]:
             score[i] -= 10.0

@@ -216,3 +216,35 @@ def test_out_dir_needs_seed_format(cli, tmp_path):
     assert res.exit_code != 0
     assert "--out-dir" in res.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_a_book_length_article_is_summarised_from_every_part(tmp_path):
+    """All of dev as one article, through the Python API (which, unlike the
+    reader, does not cut long texts): 429,000 characters, over 9,000 sentences.
+    One TextRank graph over them would take minutes and gigabytes (the cube and
+    the square of their number); the summary comes back in bounded memory, with
+    five points drawn from the text in its order, one from each fifth of it."""
+    import subprocess
+    import sys
+
+    dev = [a for a in map(json.loads, (CORPUS / "corpus.jsonl").open(encoding="utf-8")) if a["split"] == "dev"]
+    text = "\n".join(a["text"] for a in dev)
+    path = tmp_path / "book.txt"
+    path.write_text(text, encoding="utf-8")
+    script = ("import json, resource, sys, newstag; text = open(sys.argv[1], encoding='utf-8').read(); "
+              "points = newstag.load().predict_one('一年的新闻', text).summary; "
+              "print(json.dumps([points, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024]))")
+    # (the timeout only turns a regression's hang into a failure)
+    p = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    points, peak_mb = json.loads(p.stdout)
+    assert peak_mb < 1000, peak_mb  # one graph's three n × n float matrices alone would be 2 GB
+    assert len(points) == 5, points
+    where, at = [], 0
+    for i, point in enumerate(points, 1):
+        m = _NUMBERED.match(point)
+        assert m and int(m.group(1)) == i and len(m.group(2)) <= 60 and _drawn_from(m.group(2), text), point
+        longest = max(_CLAUSE.split(m.group(2).partition("：")[2] or m.group(2)), key=len)
+        at = text.index(longest, at)  # (a short clause may also occur earlier)
+        where.append(at * 5 // len(text))
+    assert where == [0, 1, 2, 3, 4], (where, points)
