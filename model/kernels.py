@@ -35,7 +35,7 @@ COMPILE_AFTER = 30_000  # characters tagged in this process before kernels are c
 MODES = ("auto", "python", "compiled")
 
 _lock = threading.Lock()
-_state = {"mode": "auto", "seen": 0, "compiled": False, "told": False}
+_state = {"mode": "auto", "seen": 0, "compiled": False, "told": False, "warm": False}
 _registry: list["Kernel"] = []
 
 
@@ -88,7 +88,8 @@ def set_mode(mode: str) -> None:
     if mode not in MODES:
         raise ValueError(f"NEWSTAG_KERNELS must be one of {', '.join(MODES)}, not {mode!r}")
     _state["mode"] = mode
-    _state["compiled"] = mode == "compiled" or (mode == "auto" and _state["seen"] >= COMPILE_AFTER)
+    # once warm (machine code loaded), compiled is the faster way for any amount of text
+    _state["compiled"] = mode == "compiled" or (mode == "auto" and (_state["seen"] >= COMPILE_AFTER or _state["warm"]))
 
 
 def mode() -> str:
@@ -132,18 +133,21 @@ _SAMPLE_SENTENCES = ("记者从工业和信息化部了解到，今年前三季�
                      "专家表示，算力基础设施建设持续推进，大模型正加快在制造、医疗和金融等领域落地应用。")
 
 
-def warm() -> float:
+def warm(tagger=None) -> float:
     """Compile every kernel now (or load it from the cache) by tagging a sample
-    article with the shipped model; returns the seconds it took."""
+    article with ``tagger`` (default: the shipped model); returns the seconds it
+    took. In ``auto`` mode, the process then runs compiled from its first article.
+    A process about to fork workers does this once for all of them."""
     from . import load
 
     start = time.perf_counter()
     previous = mode()
     set_mode("compiled")
     try:
-        tagger = load()
+        tagger = tagger or load()
         body = "".join(_SAMPLE_SENTENCES) * 12  # long enough to be scored passage by passage too
         tagger.predict_many([(_SAMPLE_TITLE, body), ("", _SAMPLE_SENTENCES[0])])
+        _state["warm"] = True
     finally:
         set_mode(previous)
     return time.perf_counter() - start

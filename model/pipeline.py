@@ -6,9 +6,10 @@ time, so memory stays flat however large the input.
 Three ways to run the same :func:`tag_record` on every article:
 
 * ``jobs=1``: in this process;
-* ``jobs=N``: N worker processes, each loading the model once; at most
-  ``2 * N + 2`` chunks are in flight, so a slow writer or a huge input never
-  piles up results or articles in memory;
+* ``jobs=N``: N worker processes: forked from this one with its tagger where
+  the platform allows (the model and machine code loaded once, before), else
+  each loading the model once; at most ``2 * N + 2`` chunks are in flight, so a
+  slow writer or a huge input never piles up results or articles in memory;
 * ``dask="tcp://host:8786"``: chunks go to a Dask cluster. The input is read
   here, by the same reader as the local path, so ids and sources (``path:line``)
   are exactly those of a local run; the model file is sent to the workers once
@@ -27,14 +28,17 @@ import itertools
 import multiprocessing as mp
 import os
 import signal
+import sys
 import tempfile
+import threading
 from collections import deque
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from . import kernels
 from .reader import Article, Failure, RawLine, Record, parse_jsonl_line
 from .tagger import BATCH
-from .writers import error_record, result_record
+from .writers import error_record, preformatted, result_record
 
 # Per-process state of a pool worker: its tagger and options.
 _WORKER: dict = {}
@@ -72,20 +76,24 @@ def _output(tagger, rec: Article, pred, with_text: bool, explain: bool) -> dict:
 
 
 def tag_chunk(tagger, records: list[Record], top_k: int | None = None, min_score: float | None = None,
-              with_text: bool = False, explain: bool = False, labels_only: bool = False) -> list[dict]:
+              with_text: bool = False, explain: bool = False, labels_only: bool = False,
+              preformat: bool = False) -> list[dict]:
     """:func:`tag_record` of each record, the articles' labels scored together
     (the same results, faster); if the batch fails, each article on its own,
     so one bad article gets an error record and the rest their tags.
-    A :class:`~.reader.RawLine` is parsed here first, as the reader would have."""
+    A :class:`~.reader.RawLine` is parsed here first, as the reader would have.
+    ``preformat``: records come back :func:`~.writers.preformatted` (JSONL made here)."""
     records = [parse_jsonl_line(r.name, r.lineno, r.raw) if isinstance(r, RawLine) else r for r in records]
     articles = [r for r in records if not isinstance(r, Failure)]
     try:
         preds = iter(tagger.predict_many([(a.title, a.text) for a in articles], top_k=top_k, min_score=min_score,
                                          keywords=not labels_only, summary=not labels_only))
     except Exception:  # noqa: BLE001 - find the bad article: one at a time, with error records
-        return [tag_record(tagger, r, top_k, min_score, with_text, explain, labels_only) for r in records]
-    return [error_record(r) if isinstance(r, Failure) else _output(tagger, r, next(preds), with_text, explain)
-            for r in records]
+        out = [tag_record(tagger, r, top_k, min_score, with_text, explain, labels_only) for r in records]
+    else:
+        out = [error_record(r) if isinstance(r, Failure) else _output(tagger, r, next(preds), with_text, explain)
+               for r in records]
+    return [preformatted(r) for r in out] if preformat else out
 
 
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
@@ -107,13 +115,15 @@ def _ordered(submit, records: Iterable[Record], chunk_size: int, max_pending: in
 
 
 # ------------------------------------------------------------------ local processes
-def _init_worker(model_path: str, options: dict) -> None:
+def _init_worker(model_path: str | None, options: dict) -> None:
     # Ctrl-C goes to the whole process group: the parent handles it (and
     # terminates the pool); a worker dying mid-chunk would only hang the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER["options"] = options
+    if model_path is None:  # forked: the tagger came with the copy of the parent
+        return
     from . import load
 
-    _WORKER["options"] = options
     try:
         _WORKER["tagger"] = load(model_path)
     except Exception as exc:  # reported by the first chunk, not by a respawn loop
@@ -126,11 +136,34 @@ def _tag_chunk(chunk: list[Record]) -> list[dict]:
     return tag_chunk(_WORKER["tagger"], chunk, **_WORKER["options"])
 
 
-def _tag_in_pool(records, model_path, jobs: int, options: dict, chunk_size: int) -> Iterator[dict]:
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(str(model_path), options))
+def _tag_in_pool(records, model_path, jobs: int, options: dict, chunk_size: int, tagger=None) -> Iterator[dict]:
+    results = _pool_results(records, model_path, jobs, options, chunk_size, tagger)
+    next(results)  # start the workers now, before the caller starts threads (a progress bar's)
+    return results
+
+
+def _pool_results(records, model_path, jobs: int, options: dict, chunk_size: int, tagger) -> Iterator:
+    methods = mp.get_all_start_methods()
+    if tagger is not None and "fork" in methods and threading.active_count() == 1:
+        # workers start as copies of this process, with its model and (warmed here
+        # once) machine code: a fresh worker would import newstag, load the model
+        # and the kernels, about 1 s apiece. Only from a single thread: a fork copies
+        # no other thread, and a lock one of them held would stay held.
+        kernels.warm(tagger)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # or each copy would write what was still buffered again
+        _WORKER["tagger"] = tagger
+        ctx, initargs = mp.get_context("fork"), (None, options)
+    else:
+        ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+        initargs = (str(model_path), options)
+    try:
+        pool = ctx.Pool(jobs, initializer=_init_worker, initargs=initargs)
+    finally:
+        _WORKER.pop("tagger", None)  # only the copies need it there
     done = False
     try:
+        yield None  # (the pool is running: closing this generator from here on stops it)
         yield from _ordered(lambda c: pool.apply_async(_tag_chunk, (c,)).get, records, chunk_size, 2 * jobs + 2)
         done = True
     finally:
@@ -230,13 +263,16 @@ def _tag_on_dask(records, model_path, address: str, options: dict, chunk_size: i
 def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Path | None = None, jobs: int = 1,
                 top_k: int | None = None, min_score: float | None = None, with_text: bool = False,
                 explain: bool = False, labels_only: bool = False, chunk_size: int = BATCH,
-                dask: str | None = None) -> Iterator[dict]:
+                dask: str | None = None, preformat: bool = False) -> Iterator[dict]:
     """Tag ``records`` (:class:`Article` or :class:`Failure`) and yield output dicts in input order.
 
     Parameters
     ----------
     tagger : Tagger, optional
-        Used when ``jobs == 1``; loaded from ``model_path`` otherwise.
+        Used when ``jobs == 1`` (loaded from ``model_path`` if not given). With
+        ``jobs > 1`` on a platform that can fork, the workers start as copies of
+        this process and its tagger (which must be ``model_path``'s); otherwise
+        each loads ``model_path``.
     model_path : path
         The bundle; needed for ``jobs > 1`` and ``dask`` (workers load it themselves).
     jobs : int, default 1
@@ -245,11 +281,15 @@ def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Pat
         A Dask scheduler address (``tcp://host:8786``); takes precedence over ``jobs``.
     chunk_size : int, default 256 (``tagger.BATCH``)
         Articles per task sent to a worker (a worker tags them as one batch).
+    preformat : bool, default False
+        Yield :func:`~.writers.preformatted` records: their JSON Lines are made
+        where they are tagged (in the workers), and the writing process only
+        writes them.
 
     Raises :class:`PipelineError` when workers cannot run at all.
     """
     options = {"top_k": top_k, "min_score": min_score, "with_text": with_text, "explain": explain,
-               "labels_only": labels_only}
+               "labels_only": labels_only, "preformat": preformat}
     if dask:
         if model_path is None:
             raise ValueError("dask needs model_path")
@@ -264,7 +304,7 @@ def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Pat
         return (res for chunk in _chunks(records, BATCH) for res in tag_chunk(tagger, chunk, **options))
     if model_path is None:
         raise ValueError("jobs > 1 needs model_path")
-    return _tag_in_pool(records, model_path, jobs, options, chunk_size)
+    return _tag_in_pool(records, model_path, jobs, options, chunk_size, tagger)
 
 
 def tag_partition(lines: Iterable, model: str | Path | bytes, top_k: int | None = None,

@@ -42,6 +42,21 @@ def error_record(failure: Failure) -> dict:
     return {"id": failure.id, "source": failure.source, "error": failure.error}
 
 
+def jsonl_line(rec: dict) -> str:
+    """A record as one JSON line (keys starting with ``_`` are not printed)."""
+    return rec.get("_jsonl") or json.dumps({k: v for k, v in rec.items() if not k.startswith("_")},
+                                           ensure_ascii=False) + "\n"
+
+
+def preformatted(rec: dict) -> dict:
+    """``rec`` with its JSON line made (``_jsonl``) and, besides, only what a caller
+    still reads (``id``, ``source``, ``error``, ``warnings``): a worker process
+    formats, so the process writing the output does little more than write."""
+    out = {k: rec[k] for k in ("id", "source", "error", "warnings") if k in rec}
+    out["_jsonl"] = jsonl_line(rec)
+    return out
+
+
 class Writer:
     """Writes result/error records to a text stream in one of :data:`FORMATS`.
 
@@ -62,8 +77,7 @@ class Writer:
 
     # ---------------------------------------------------------------- formats
     def _write_jsonl(self, rec: dict) -> None:
-        self.stream.write(json.dumps({k: v for k, v in rec.items() if not k.startswith("_")},
-                                     ensure_ascii=False) + "\n")
+        self.stream.write(jsonl_line(rec))
 
     def _write_csv(self, rec: dict) -> None:
         if self._csv is None:

@@ -380,7 +380,7 @@ def predict(
     """
     from .model.pipeline import PipelineError, tag_records
     from .model.reader import read_articles
-    from .model.writers import FORMATS, SeedDirWriter, Writer
+    from .model.writers import FORMATS, SeedDirWriter, Writer, jsonl_line
 
     if fmt not in FORMATS:
         _die(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -407,9 +407,9 @@ def predict(
     # with workers (or Dask), JSON Lines are parsed where they are tagged: this
     # process only reads lines and writes results, so it keeps up with more workers
     records = read_articles(paths, raw=jobs > 1 or bool(dask))
-    results = tag_records(records, tagger=tagger if jobs == 1 else None, model_path=model, jobs=jobs, dask=dask,
+    results = tag_records(records, tagger=tagger, model_path=model, jobs=jobs, dask=dask,
                           top_k=top_k, min_score=min_score, with_text=fmt == "seed", explain=explain_,
-                          labels_only=labels_only)
+                          labels_only=labels_only, preformat=fmt == "jsonl" and not out_dir and (jobs > 1 or bool(dask)))
     interrupted = False
     try:
         with _output(out) as stream, _progress(None, "tagging", quiet) as bar:
@@ -419,7 +419,7 @@ def predict(
                     failed += 1
                     typer.echo(f"newstag: {rec['error']}", err=True)
                     if err_stream:
-                        err_stream.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                        err_stream.write(jsonl_line(rec))
                     if strict:
                         writer.write(rec)
                         _die(f"stopped at the first failure (--strict): tagged {tagged}, failed {failed}"

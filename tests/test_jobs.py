@@ -43,6 +43,25 @@ def test_two_jobs_give_byte_identical_output(cli, mixed_input, tmp_path):
     assert [r["id"] for r in recs[-3:]] == [p.stem for p in mixed_input[1:]]
 
 
+def test_workers_copied_from_the_command_write_what_one_process_writes(cli, mixed_input, tmp_path):
+    """A fresh `newstag predict --jobs 2` forks its workers from itself (model and
+    machine code loaded once) and has them format the JSON Lines: its output and
+    its --errors file must equal a one-process run's, byte for byte."""
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    err1, err2 = tmp_path / "err1.jsonl", tmp_path / "err2.jsonl"
+    r1 = cli("predict", *mixed_input, "--out", one, "--errors", err1, "--jobs", "1")
+    exe = ROOT / ".venv" / "bin" / "newstag"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "newstag.cli"]
+    r2 = subprocess.run(cmd + ["predict", *map(str, mixed_input), "--out", str(two), "--errors", str(err2),
+                               "--jobs", "2"], capture_output=True, text=True, timeout=300)
+    assert r1.exit_code == r2.returncode == 1, r2.stderr  # the broken line fails in both
+    assert two.read_bytes() == one.read_bytes()
+    assert err2.read_bytes() == err1.read_bytes()
+    errors = [json.loads(x) for x in err1.read_text(encoding="utf-8").splitlines()]
+    assert [sorted(e) for e in errors] == [["error", "id", "source"]]
+    assert r2.stderr.count("newstag: ") == 1 and "articles.jsonl:71" in r2.stderr, r2.stderr
+
+
 def test_workers_pull_input_lazily():
     """Only a bounded number of chunks is read ahead of the consumer, however long the input."""
     pulled = 0
