@@ -84,6 +84,10 @@ _NONE_MARKERS = {"无", "没有", "none", "n/a", "na", "-", "—", "null"}
 #: tagging time grows faster than linearly with length, so a 50 MB "article"
 #: (a dump, a log) must not stall a batch.
 MAX_TEXT_CHARS = 50_000
+#: Longer titles are cut to this many characters, with a warning. A title
+#: counts in every passage of its article, so a text pasted into the title
+#: field (seen: 300,000 characters) would cost as much as hundreds of articles.
+MAX_TITLE_CHARS = 1_000
 
 
 class ReadError(ValueError):
@@ -122,12 +126,14 @@ class Article:
 
 
 def _limited(article: Article) -> Article:
-    """Cut an over-long text to :data:`MAX_TEXT_CHARS`, saying so in ``warnings``."""
-    n = len(article.text)
-    if n > MAX_TEXT_CHARS:
-        article.text = article.text[:MAX_TEXT_CHARS]
-        article.warnings.append(f"{article.source}: article text has {n:,} characters; "
-                                f"only the first {MAX_TEXT_CHARS:,} are used")
+    """Cut an over-long text to :data:`MAX_TEXT_CHARS` and title to
+    :data:`MAX_TITLE_CHARS`, saying so in ``warnings``."""
+    for field, what, limit in (("text", "article text", MAX_TEXT_CHARS), ("title", "title", MAX_TITLE_CHARS)):
+        value = getattr(article, field)
+        if len(value) > limit:
+            setattr(article, field, value[:limit])
+            article.warnings.append(f"{article.source}: {what} has {len(value):,} characters; "
+                                    f"only the first {limit:,} are used")
     return article
 
 

@@ -29,17 +29,25 @@ def _weighted_rows(row, ids, idf, n_rows):
     m = 0
     k = 0
     while k < len(ids):
-        # a row has a few dozen words: sorted in place by insertion, cheaper
-        # than sorting the whole table (numba's sorts are slow on small arrays)
         e = k
         while e < len(ids) and row[e] == row[k]:
-            w, x = ids[e], idf[e]
-            q = e
-            while q > k and word[q - 1] > w:
-                word[q], word_idf[q] = word[q - 1], word_idf[q - 1]
-                q -= 1
-            word[q], word_idf[q] = w, x
             e += 1
+        if e - k > 64:
+            # a long row (a title or a sentence thousands of words long): insertion
+            # would take the square of its length (a 300,000-character title: 30 s)
+            order = np.argsort(ids[k:e], kind="mergesort")
+            for q in range(e - k):
+                word[k + q], word_idf[k + q] = ids[k + order[q]], idf[k + order[q]]
+        else:
+            # a row has a few dozen words: sorted in place by insertion, cheaper
+            # than sorting the whole table (numba's sorts are slow on small arrays)
+            for f in range(k, e):
+                w, x = ids[f], idf[f]
+                q = f
+                while q > k and word[q - 1] > w:
+                    word[q], word_idf[q] = word[q - 1], word_idf[q - 1]
+                    q -= 1
+                word[q], word_idf[q] = w, x
         q = k
         while q < e:
             j = q

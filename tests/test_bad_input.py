@@ -234,6 +234,23 @@ def test_an_over_long_jsonl_article_is_cut_with_a_warning(cli, seeds_model, tmp_
                                    "only the first 3,000 are used"]
 
 
+def test_an_over_long_title_is_cut_with_a_warning(cli, seeds_model, tmp_path):
+    """A text pasted into the title field: the title is cut (it counts in every
+    passage of the article), the article tagged, the cut said."""
+    from newstag.model.reader import MAX_TITLE_CHARS
+
+    rows = [json.loads(line) for line in (CORPUS / "corpus.jsonl").open(encoding="utf-8").readlines()[:10]]
+    title = "".join(r["text"] for r in rows)
+    assert len(title) > MAX_TITLE_CHARS
+    p = tmp_path / "title.jsonl"
+    p.write_text(json.dumps({"id": "t", "title": title, "text": rows[0]["text"]}, ensure_ascii=False) + "\n",
+                 encoding="utf-8")
+    recs, r = _predict(cli, p, n_inputs=1, model=seeds_model)
+    assert recs[0]["title"] == title[:MAX_TITLE_CHARS] and recs[0]["summary"]
+    assert recs[0]["warnings"] == [f"{p}:1: title has {len(title):,} characters; "
+                                   f"only the first {MAX_TITLE_CHARS:,} are used"]
+
+
 # ------------------------------------------------------------------ JSON Lines
 def test_jsonl_bad_lines_are_errors_with_line_numbers_and_good_lines_are_tagged(cli, seeds_model, tmp_path):
     rows = [json.loads(line) for line in (CORPUS / "corpus.jsonl").open(encoding="utf-8").readlines()[:5]]
