@@ -8,8 +8,10 @@ Three ways to run the same :func:`tag_record` on every article:
 * ``jobs=1``: in this process;
 * ``jobs=N``: N worker processes: forked from this one with its tagger where
   the platform allows (the model and machine code loaded once, before), else
-  each loading the model once; at most ``2 * N + 2`` chunks are in flight, so a
-  slow writer or a huge input never piles up results or articles in memory;
+  each loading the model once. Each tags one chunk at a time, and at most
+  ``2 * N + 2`` chunks are read and not yet written, so a slow writer or a
+  huge input never piles up results or articles in memory; a worker that dies
+  (killed, out of memory) stops the run with an error, never hangs it;
 * ``dask="tcp://host:8786"``: chunks go to a Dask cluster. The input is read
   here, by the same reader as the local path, so ids and sources (``path:line``)
   are exactly those of a local run; the model file is sent to the workers once
@@ -21,7 +23,6 @@ only when one of these is used.
 """
 from __future__ import annotations
 
-import gc
 import hashlib
 import io
 import itertools
@@ -40,7 +41,7 @@ from .reader import Article, Failure, RawLine, Record, parse_jsonl_line
 from .tagger import BATCH
 from .writers import error_record, preformatted, result_record
 
-# Per-process state of a pool worker: its tagger and options.
+# The tagger handed to forked workers (set only while they start).
 _WORKER: dict = {}
 # Per-process cache of a Dask worker: model key → tagger (one model at a time).
 _MODELS: dict = {}
@@ -115,25 +116,61 @@ def _ordered(submit, records: Iterable[Record], chunk_size: int, max_pending: in
 
 
 # ------------------------------------------------------------------ local processes
-def _init_worker(model_path: str | None, options: dict) -> None:
-    # Ctrl-C goes to the whole process group: the parent handles it (and
-    # terminates the pool); a worker dying mid-chunk would only hang the pool.
+# Our own few lines rather than multiprocessing.Pool: a Pool whose worker is
+# killed (the OOM killer, a crash) loses that worker's task and waits for it
+# forever, and Pool.terminate() can hang for good when its task thread is
+# blocked writing a large chunk that no worker will read (seen with `| head`).
+# Here each worker has its own pipe and one chunk at a time; the parent runs
+# no threads, notices a dead worker at once, and stops workers by signal.
+
+def _worker_main(conn, model_path: str | None, options: dict) -> None:
+    """A worker process: tag the chunks that come down ``conn`` until ``None``."""
+    # Ctrl-C goes to the whole process group: the parent handles it (and stops us)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER["options"] = options
-    if model_path is None:  # forked: the tagger came with the copy of the parent
-        return
-    from . import load
+    tagger = _WORKER.pop("tagger", None)  # forked: the tagger came with the copy of the parent
+    error = None
+    if tagger is None:
+        from . import load
 
+        try:
+            tagger = load(model_path)
+        except Exception as exc:  # reported with the first chunk
+            error = f"worker cannot load the model: {exc}"
     try:
-        _WORKER["tagger"] = load(model_path)
-    except Exception as exc:  # reported by the first chunk, not by a respawn loop
-        _WORKER["error"] = f"worker cannot load the model: {exc}"
+        while (task := conn.recv()) is not None:
+            number, chunk = task
+            if error is None:
+                try:
+                    conn.send((number, tag_chunk(tagger, chunk, **options)))
+                    continue
+                except Exception as exc:  # noqa: BLE001 - tag_chunk already isolates bad articles
+                    error = f"worker failed ({type(exc).__name__}: {exc})"
+            conn.send((number, PipelineError(error)))
+    except (EOFError, OSError):  # the parent went away
+        pass
 
 
-def _tag_chunk(chunk: list[Record]) -> list[dict]:
-    if "error" in _WORKER:
-        raise PipelineError(_WORKER["error"])
-    return tag_chunk(_WORKER["tagger"], chunk, **_WORKER["options"])
+class _Worker:
+    def __init__(self, ctx, model_path, options):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, model_path, options), daemon=True)
+        self.process.start()
+        child.close()
+        self.chunk: int | None = None  # the number of the chunk it is tagging
+
+    def stop(self, now: bool) -> None:
+        if not now:
+            try:
+                self.conn.send(None)
+            except OSError:
+                now = True
+        if now:
+            self.process.terminate()
+        self.process.join(5 if not now else 2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
 
 
 def _tag_in_pool(records, model_path, jobs: int, options: dict, chunk_size: int, tagger=None) -> Iterator[dict]:
@@ -143,6 +180,8 @@ def _tag_in_pool(records, model_path, jobs: int, options: dict, chunk_size: int,
 
 
 def _pool_results(records, model_path, jobs: int, options: dict, chunk_size: int, tagger) -> Iterator:
+    from multiprocessing.connection import wait
+
     methods = mp.get_all_start_methods()
     if tagger is not None and "fork" in methods and threading.active_count() == 1:
         # workers start as copies of this process, with its model and (warmed here
@@ -153,27 +192,67 @@ def _pool_results(records, model_path, jobs: int, options: dict, chunk_size: int
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # or each copy would write what was still buffered again
         _WORKER["tagger"] = tagger
-        ctx, initargs = mp.get_context("fork"), (None, options)
+        ctx, path = mp.get_context("fork"), None
     else:
-        ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-        initargs = (str(model_path), options)
-    try:
-        pool = ctx.Pool(jobs, initializer=_init_worker, initargs=initargs)
-    finally:
-        _WORKER.pop("tagger", None)  # only the copies need it there
+        ctx, path = mp.get_context("forkserver" if "forkserver" in methods else "spawn"), str(model_path)
+    workers: list[_Worker] = []
     done = False
     try:
-        yield None  # (the pool is running: closing this generator from here on stops it)
-        yield from _ordered(lambda c: pool.apply_async(_tag_chunk, (c,)).get, records, chunk_size, 2 * jobs + 2)
+        for _ in range(jobs):
+            workers.append(_Worker(ctx, path, options))
+        _WORKER.pop("tagger", None)  # only the copies need it there
+        yield None  # (the workers are running: closing this generator from here on stops them)
+        chunks = enumerate(_chunks(records, chunk_size))
+        finished: dict[int, list[dict]] = {}  # tagged, waiting for an earlier chunk
+        next_out, read_all = 0, False
+        max_pending = 2 * jobs + 2  # chunks read and not yet written: memory stays bounded
+        while True:
+            for w in workers:  # every idle worker gets the next chunk
+                if w.chunk is None and not read_all and sum(x.chunk is not None for x in workers) \
+                        + len(finished) < max_pending:
+                    task = next(chunks, None)
+                    if task is None:
+                        read_all = True
+                        break
+                    w.chunk = task[0]
+                    try:
+                        w.conn.send(task)
+                    except OSError:  # it died between chunks: reported below
+                        pass
+            while next_out in finished:
+                yield from finished.pop(next_out)
+                next_out += 1
+            busy = [w for w in workers if w.chunk is not None]
+            if not busy:
+                if read_all:
+                    break
+                continue
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+            for w in busy:
+                if w.conn in ready or (w.process.sentinel in ready and w.conn.poll()):
+                    try:
+                        number, out = w.conn.recv()
+                    except (EOFError, OSError):
+                        out = None
+                    if isinstance(out, PipelineError):
+                        raise out
+                    if out is not None:
+                        finished[number] = out
+                        w.chunk = None
+                        continue
+                if w.process.sentinel in ready or not w.process.is_alive():
+                    w.process.join(1)  # (reaped: its exit code known)
+                    code = w.process.exitcode
+                    how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited ({code})"
+                    raise PipelineError(f"a worker process {how} while tagging articles "
+                                        f"{w.chunk * chunk_size + 1}–{(w.chunk + 1) * chunk_size} of the input "
+                                        "(out of memory? try fewer --jobs)")
         done = True
     finally:
+        _WORKER.pop("tagger", None)
         # normal end: let workers exit; error, Ctrl-C or an abandoned generator: stop them now
-        pool.close() if done else pool.terminate()
-        pool.join()
-        # free the pool's queues now rather than at some later collection: only then are
-        # their semaphores released, and a caller may leave through os._exit (`| head`)
-        del pool
-        gc.collect()
+        for w in workers:
+            w.stop(now=not done)
 
 
 # ------------------------------------------------------------------ Dask

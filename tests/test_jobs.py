@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -122,6 +123,40 @@ def test_reader_going_away_stops_workers_quietly():
     assert first["source"].endswith("corpus.jsonl:1")
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "leaked" not in err, err
+    _assert_group_ends(proc, "worker processes outlived the run")
+
+
+def test_a_killed_worker_stops_the_run_with_an_error(tmp_path):
+    """A worker killed mid-run (the OOM killer, a crash) must not hang the run,
+    as it did with multiprocessing.Pool (which waited for the lost chunk forever):
+    one line naming the articles it held, exit 2, no output file, no process left."""
+    out = tmp_path / "tags.jsonl"
+    exe = ROOT / ".venv" / "bin" / "newstag"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "newstag.cli"]
+    big = CORPUS / "corpus.jsonl"
+    proc = subprocess.Popen(cmd + ["predict", str(big), str(big), "--jobs", "2", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the workers: forked by the command itself
+        pids = children.read_text().split() if children.exists() else []
+        if len(pids) >= 2:
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("no worker processes appeared")
+    time.sleep(0.5)  # mid-chunk
+    os.kill(int(pids[-1]), signal.SIGKILL)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # (a hung run must not outlive the test)
+        raise
+    assert proc.returncode == 2, err
+    assert "a worker process was killed by signal 9 while tagging articles" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
     _assert_group_ends(proc, "worker processes outlived the run")
 
 
