@@ -36,7 +36,6 @@ import re
 from functools import partial
 
 import numpy as np
-from scipy import sparse
 
 from .document import END_MARKS, MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
@@ -272,6 +271,8 @@ class Summariser:
         n = len(sents)
         if n <= GRAPH_SENTENCES:
             return scored(0, n)
+        from scipy import sparse  # (only here: importing it costs a cold start 0.2 s)
+
         bounds = np.linspace(0, n, -(-n // GRAPH_SENTENCES) + 1).round().astype(int).tolist()
         parts = [scored(a, b) for a, b in zip(bounds, bounds[1:])]
         return np.concatenate([s for s, _ in parts]), sparse.block_diag([m for _, m in parts], format="csr")
