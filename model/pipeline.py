@@ -198,8 +198,12 @@ def _pool_results(records, model_path, jobs: int, options: dict, chunk_size: int
     workers: list[_Worker] = []
     done = False
     try:
-        for _ in range(jobs):
-            workers.append(_Worker(ctx, path, options))
+        try:
+            for _ in range(jobs):
+                workers.append(_Worker(ctx, path, options))
+        except OSError as exc:  # a process limit, no memory to fork
+            raise PipelineError(f"cannot start {jobs} worker processes ({exc.strerror or exc}); try fewer --jobs") \
+                from None
         _WORKER.pop("tagger", None)  # only the copies need it there
         yield None  # (the workers are running: closing this generator from here on stops them)
         chunks = enumerate(_chunks(records, chunk_size))

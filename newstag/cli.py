@@ -407,9 +407,12 @@ def predict(
     # with workers (or Dask), JSON Lines are parsed where they are tagged: this
     # process only reads lines and writes results, so it keeps up with more workers
     records = read_articles(paths, raw=jobs > 1 or bool(dask))
-    results = tag_records(records, tagger=tagger, model_path=model, jobs=jobs, dask=dask,
-                          top_k=top_k, min_score=min_score, with_text=fmt == "seed", explain=explain_,
-                          labels_only=labels_only, preformat=fmt == "jsonl" and not out_dir and (jobs > 1 or bool(dask)))
+    try:
+        results = tag_records(records, tagger=tagger, model_path=model, jobs=jobs, dask=dask, top_k=top_k,
+                              min_score=min_score, with_text=fmt == "seed", explain=explain_, labels_only=labels_only,
+                              preformat=fmt == "jsonl" and not out_dir and (jobs > 1 or bool(dask)))
+    except PipelineError as exc:  # (workers start here)
+        _die(str(exc))
     interrupted = False
     try:
         with _output(out) as stream, _progress(None, "tagging", quiet) as bar:

@@ -126,6 +126,22 @@ def test_reader_going_away_stops_workers_quietly():
     _assert_group_ends(proc, "worker processes outlived the run")
 
 
+def test_workers_that_cannot_start_give_one_line_and_exit_2(cli, monkeypatch, tmp_path):
+    """No process to be had (a process limit, no memory to fork): one line, exit 2, no output."""
+    import multiprocessing.process
+
+    def refuse(self):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
+    out = tmp_path / "tags.jsonl"
+    r = cli("predict", SEED, "--jobs", "2", "--out", out)
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == ("newstag: error: cannot start 2 worker processes (Resource temporarily "
+                                "unavailable); try fewer --jobs")
+    assert not out.exists()
+
+
 def test_a_killed_worker_stops_the_run_with_an_error(tmp_path):
     """A worker killed mid-run (the OOM killer, a crash) must not hang the run,
     as it did with multiprocessing.Pool (which waited for the lost chunk forever):
