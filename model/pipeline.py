@@ -188,7 +188,8 @@ def _pool_results(records, model_path, jobs: int, options: dict, chunk_size: int
         # once) machine code: a fresh worker would import newstag, load the model
         # and the kernels, about 1 s apiece. Only from a single thread: a fork copies
         # no other thread, and a lock one of them held would stay held.
-        kernels.warm(tagger)
+        if kernels.mode() != "python":  # (NEWSTAG_KERNELS=python: never compile)
+            kernels.warm(tagger)
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # or each copy would write what was still buffered again
         _WORKER["tagger"] = tagger

@@ -79,6 +79,24 @@ print(json.dumps([short, ("numba" in sys.modules, kernels.is_compiled())]))
     assert json.loads(r.stdout) == [[False, False], [True, True]]
 
 
+@pytest.mark.parametrize("mode, compiled", [("python", False), ("auto", True)])
+def test_forked_workers_start_warm_unless_told_never_to_compile(mode, compiled):
+    """`--jobs` forks workers from a process that compiled its kernels once for them
+    (auto), but NEWSTAG_KERNELS=python still means numba is never even imported."""
+    code = f"""
+import json, sys
+import newstag
+from newstag.model.pipeline import tag_records
+from newstag.model.reader import read_articles
+tagger = newstag.load({str(SHIPPED)!r})
+out = list(tag_records(read_articles([{str(SEED)!r}]), tagger=tagger, model_path={str(SHIPPED)!r}, jobs=2))
+print(json.dumps([len(out), "error" in out[0], "numba" in sys.modules]))
+"""
+    r = _run(code, env_mode=mode)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [1, False, compiled]
+
+
 def test_unknown_mode_is_refused_with_a_readable_message(keep_mode):
     with pytest.raises(ValueError, match="NEWSTAG_KERNELS must be one of auto, python, compiled"):
         kernels.set_mode("fast")
