@@ -123,10 +123,15 @@ def _ordered(submit, records: Iterable[Record], chunk_size: int, max_pending: in
 # Here each worker has its own pipe and one chunk at a time; the parent runs
 # no threads, notices a dead worker at once, and stops workers by signal.
 
-def _worker_main(conn, model_path: str | None, options: dict) -> None:
-    """A worker process: tag the chunks that come down ``conn`` until ``None``."""
+def _worker_main(conn, model_path: str | None, options: dict, inherited=()) -> None:
+    """A worker process: tag the chunks that come down ``conn`` until ``None``.
+
+    ``inherited``: the parent's ends of the workers forked before this one; closed
+    here, so that each worker sees end-of-file as soon as the parent is gone."""
     # Ctrl-C goes to the whole process group: the parent handles it (and stops us)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for other in inherited:
+        other.close()
     tagger = _WORKER.pop("tagger", None)  # forked: the tagger came with the copy of the parent
     error = None
     if tagger is None:
@@ -151,12 +156,25 @@ def _worker_main(conn, model_path: str | None, options: dict) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, model_path, options):
+    def __init__(self, ctx, model_path, options, inherited=()):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, model_path, options), daemon=True)
-        self.process.start()
-        child.close()
+        self.process = ctx.Process(target=_worker_main, args=(child, model_path, options, inherited), daemon=True)
+        try:
+            self.process.start()
+        except BaseException:
+            self.conn.close()
+            raise
+        finally:
+            child.close()
         self.chunk: int | None = None  # the number of the chunk it is tagging
+        self.articles = ""  # which input records those are, for a message
+
+    def give(self, number: int, chunk: list, first: int) -> None:
+        self.chunk, self.articles = number, f"{first}–{first + len(chunk) - 1}"
+        try:
+            self.conn.send((number, chunk))
+        except OSError:  # it died between chunks: its sentinel tells
+            pass
 
     def stop(self, now: bool) -> None:
         if not now:
@@ -179,17 +197,34 @@ def _tag_in_pool(records, model_path, jobs: int, options: dict, chunk_size: int,
     return results
 
 
+def _warm_uninterrupted(tagger) -> None:
+    """:func:`.kernels.warm`, with a Ctrl-C during it raised after it: numba's
+    loading runs through ctypes callbacks, which would swallow it."""
+    if threading.current_thread() is not threading.main_thread():
+        kernels.warm(tagger)
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        kernels.warm(tagger)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def _pool_results(records, model_path, jobs: int, options: dict, chunk_size: int, tagger) -> Iterator:
     from multiprocessing.connection import wait
 
     methods = mp.get_all_start_methods()
-    if tagger is not None and "fork" in methods and threading.active_count() == 1:
+    fork = tagger is not None and "fork" in methods and threading.active_count() == 1
+    if fork:
         # workers start as copies of this process, with its model and (warmed here
         # once) machine code: a fresh worker would import newstag, load the model
         # and the kernels, about 1 s apiece. Only from a single thread: a fork copies
         # no other thread, and a lock one of them held would stay held.
         if kernels.mode() != "python":  # (NEWSTAG_KERNELS=python: never compile)
-            kernels.warm(tagger)
+            _warm_uninterrupted(tagger)
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # or each copy would write what was still buffered again
         _WORKER["tagger"] = tagger
@@ -201,7 +236,7 @@ def _pool_results(records, model_path, jobs: int, options: dict, chunk_size: int
     try:
         try:
             for _ in range(jobs):
-                workers.append(_Worker(ctx, path, options))
+                workers.append(_Worker(ctx, path, options, [w.conn for w in workers] if fork else ()))
         except OSError as exc:  # a process limit, no memory to fork
             raise PipelineError(f"cannot start {jobs} worker processes ({exc.strerror or exc}); try fewer --jobs") \
                 from None
@@ -209,24 +244,29 @@ def _pool_results(records, model_path, jobs: int, options: dict, chunk_size: int
         yield None  # (the workers are running: closing this generator from here on stops them)
         chunks = enumerate(_chunks(records, chunk_size))
         finished: dict[int, list[dict]] = {}  # tagged, waiting for an earlier chunk
-        next_out, read_all = 0, False
+        next_out, read_all, first = 0, False, 1
         max_pending = 2 * jobs + 2  # chunks read and not yet written: memory stays bounded
-        while True:
-            for w in workers:  # every idle worker gets the next chunk
-                if w.chunk is None and not read_all and sum(x.chunk is not None for x in workers) \
-                        + len(finished) < max_pending:
+
+        def hand_out() -> None:  # every idle worker gets the next chunk, within the bound
+            nonlocal read_all, first
+            for w in workers:
+                if read_all or sum(x.chunk is not None for x in workers) + len(finished) >= max_pending:
+                    return
+                if w.chunk is None:
                     task = next(chunks, None)
                     if task is None:
                         read_all = True
-                        break
-                    w.chunk = task[0]
-                    try:
-                        w.conn.send(task)
-                    except OSError:  # it died between chunks: reported below
-                        pass
-            while next_out in finished:
-                yield from finished.pop(next_out)
-                next_out += 1
+                        return
+                    w.give(*task, first)
+                    first += len(task[1])
+
+        while True:
+            hand_out()
+            if next_out in finished:
+                while next_out in finished:
+                    yield from finished.pop(next_out)
+                    next_out += 1
+                hand_out()  # (the slots just written out)
             busy = [w for w in workers if w.chunk is not None]
             if not busy:
                 if read_all:
@@ -249,8 +289,7 @@ def _pool_results(records, model_path, jobs: int, options: dict, chunk_size: int
                     w.process.join(1)  # (reaped: its exit code known)
                     code = w.process.exitcode
                     how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited ({code})"
-                    raise PipelineError(f"a worker process {how} while tagging articles "
-                                        f"{w.chunk * chunk_size + 1}–{(w.chunk + 1) * chunk_size} of the input "
+                    raise PipelineError(f"a worker process {how} while tagging input records {w.articles} "
                                         "(out of memory? try fewer --jobs)")
         done = True
     finally:
@@ -354,9 +393,9 @@ def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Pat
     ----------
     tagger : Tagger, optional
         Used when ``jobs == 1`` (loaded from ``model_path`` if not given). With
-        ``jobs > 1`` on a platform that can fork, the workers start as copies of
-        this process and its tagger (which must be ``model_path``'s); otherwise
-        each loads ``model_path``.
+        ``jobs > 1``, on a platform that can fork and from a caller with no other
+        thread running, the workers start as copies of this process and its
+        tagger (which must be ``model_path``'s); otherwise each loads ``model_path``.
     model_path : path
         The bundle; needed for ``jobs > 1`` and ``dask`` (workers load it themselves).
     jobs : int, default 1

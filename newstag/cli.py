@@ -440,6 +440,8 @@ def predict(
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): stop quietly, as Unix tools do
         results.close()  # os._exit skips `finally`: stop --jobs workers before they write to a dead pipe
+        if err_stream:
+            err_stream.close()  # (os._exit would drop what is still buffered)
         sys.stderr.close()
         os._exit(0 if not failed else 1)
     except OSError as exc:  # stdout on a full disk, a closed descriptor, ...

@@ -19,10 +19,11 @@ from newstag.model.reader import Failure, read_articles
 
 @pytest.fixture(scope="module")
 def mixed_input(tmp_path_factory):
-    """~200 corpus articles as JSONL with a broken line and a blank line in the
-    middle, plus two seed files: every kind of record, in a known order."""
+    """600 corpus articles as JSONL with a broken line and a blank line in the
+    middle, plus two seed files: every kind of record, in a known order, and
+    more than two chunks of 256 (so that several workers take part)."""
     d = tmp_path_factory.mktemp("jobs")
-    lines = (CORPUS / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:200]
+    lines = (CORPUS / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:600]
     lines[70:70] = ["{not json", ""]
     big = d / "articles.jsonl"
     big.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -37,11 +38,20 @@ def test_two_jobs_give_byte_identical_output(cli, mixed_input, tmp_path):
     assert r1.exit_code == r2.exit_code == 1  # the broken line fails in both
     assert two.read_bytes() == one.read_bytes()
     recs = [json.loads(x) for x in one.read_text(encoding="utf-8").splitlines()]
-    assert len(recs) == 200 + 1 + 3  # 200 articles, 1 error record, the seeds
+    assert len(recs) == 600 + 1 + 3  # 600 articles, 1 error record, the seeds
     # output order is input order: the error sits where the broken line was
     assert "error" in recs[70] and recs[70]["source"].endswith("articles.jsonl:71")
     assert recs[71]["source"].endswith("articles.jsonl:73")
     assert [r["id"] for r in recs[-3:]] == [p.stem for p in mixed_input[1:]]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "table", "seed"])
+def test_two_jobs_give_byte_identical_output_in_every_format(cli, mixed_input, tmp_path, fmt):
+    one, two = tmp_path / f"one.{fmt}", tmp_path / f"two.{fmt}"
+    r1 = cli("predict", *mixed_input, "--format", fmt, "--out", one, "--jobs", "1")
+    r2 = cli("predict", *mixed_input, "--format", fmt, "--out", two, "--jobs", "2")
+    assert r1.exit_code == r2.exit_code == 1
+    assert two.read_bytes() == one.read_bytes() and one.stat().st_size > 100_000
 
 
 def test_workers_copied_from_the_command_write_what_one_process_writes(cli, mixed_input, tmp_path):
@@ -170,7 +180,7 @@ def test_a_killed_worker_stops_the_run_with_an_error(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)  # (a hung run must not outlive the test)
         raise
     assert proc.returncode == 2, err
-    assert "a worker process was killed by signal 9 while tagging articles" in err, err
+    assert "a worker process was killed by signal 9 while tagging input records" in err, err
     assert len(err.strip().splitlines()) == 1, err
     assert not out.exists()
     _assert_group_ends(proc, "worker processes outlived the run")
