@@ -81,8 +81,8 @@ _NONE_MARKERS = {"无", "没有", "none", "n/a", "na", "-", "—", "null"}
 
 #: Longer article texts are cut to this many characters, with a warning. The
 #: longest real news article seen is ~22,000 characters (99% are under 3,000);
-#: tagging time grows faster than linearly with length, so a 50 MB "article"
-#: (a dump, a log) must not stall a batch.
+#: a 50 MB "article" (a dump, a log) would cost as much as tens of thousands of
+#: stories, in time and in memory for its tokens, and must not stall a batch.
 MAX_TEXT_CHARS = 50_000
 #: Longer titles are cut to this many characters, with a warning. A title
 #: counts in every passage of its article, so a text pasted into the title

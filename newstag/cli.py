@@ -410,7 +410,7 @@ def predict(
     try:
         results = tag_records(records, tagger=tagger, model_path=model, jobs=jobs, dask=dask, top_k=top_k,
                               min_score=min_score, with_text=fmt == "seed", explain=explain_, labels_only=labels_only,
-                              preformat=fmt == "jsonl" and not out_dir and (jobs > 1 or bool(dask)))
+                              preformat=fmt == "jsonl" and (jobs > 1 or bool(dask)))
     except PipelineError as exc:  # (workers start here)
         _die(str(exc))
     interrupted = False
