@@ -284,14 +284,24 @@ class Document:
         return np.cumsum(lengths) - lengths
 
     @cached_property
+    def codes(self) -> np.ndarray:
+        """The body's (unfolded) code points, uint32: what the compiled loops read."""
+        return np.frombuffer(self.text.encode("utf-32-le"), np.uint32)
+
+    @cached_property
     def _cuts(self) -> tuple[np.ndarray, np.ndarray]:
-        return cuts(np.frombuffer(self.text.encode("utf-32-le"), np.uint32), CHAR_KINDS, MIN_SENTENCE)
+        return cuts(self.codes, CHAR_KINDS, MIN_SENTENCE)
 
     @property
     def pieces(self) -> np.ndarray:
         """``(n, 2)`` start/end offsets of the body's pieces between sentence ends
         (whole body covered; a piece may be blank)."""
         return self._cuts[0]
+
+    @property
+    def sentence_spans(self) -> np.ndarray:
+        """The ``(n, 2)`` spans of :attr:`sentences`, without making their strings."""
+        return self._cuts[1]
 
     @cached_property
     def sentences(self) -> tuple[list[str], np.ndarray]:

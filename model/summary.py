@@ -39,18 +39,15 @@ import numpy as np
 
 from .document import END_MARKS, MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
-from .summary_kernels import clause_idf_mass, sentence_scores, spread
+from . import kernels
+from .summary_kernels import clause_idf_mass, digit_table, is_heading, sentence_marks, sentence_scores, spread
 from .tokenize import is_content
 
 # sentences in one TextRank graph (see Summariser.scores); the longest story
 # of the corpus has 104, and of the unlabelled stories 625
 GRAPH_SENTENCES = 256
+_NO_DIGITS = np.zeros(0, np.bool_)  # (the interpreted sentence_marks asks the regex instead)
 _DIGIT = re.compile(r"\d")
-_SENTENCE_PUNCT = re.compile(r"[。！？!?；;，,]")
-# \d+(?:\.\d+)?(?:%|万|亿|千|百)?|《[^》]+》|“[^”]+”, the same matches written to
-# begin with a character class: the regex engine then skips to the candidates
-# (scanning the text for facts then takes 40% less time)
-_FACT = re.compile(r"[\d《“](?:(?<=\d)\d*(?:\.\d+)?(?:%|万|亿|千|百)?|(?<=《)[^》]+》|(?<=“)[^”]+”)")
 _QUOTES = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("（", "）"), ("(", ")"))
 _OPENERS = frozenset(a for a, _ in _QUOTES)
 _CLOSERS = frozenset(b for _, b in _QUOTES)
@@ -68,11 +65,6 @@ _LEAD_IN = re.compile(
 def sentences(text: str) -> list[str]:
     """Split text into sentences at 。！？；, line breaks and paragraph indents (≥ 6 characters each)."""
     return [s.strip() for s in SENTENCE_END.split(text) if s and len(s.strip()) >= MIN_SENTENCE]
-
-
-def _is_heading(sentence: str) -> bool:
-    # a sub-heading has no sentence punctuation at all and is short
-    return len(sentence) < 25 and not _SENTENCE_PUNCT.search(sentence)
 
 
 def strip_lead_in(sentence: str, min_rest: int = 12) -> str:
@@ -256,10 +248,10 @@ class Summariser:
         block diagonal (0 between stretches). One graph over all of them would
         cost the cube of their number in time and its square in memory: hours
         and gigabytes for a book-length text."""
-        sents, spans = doc.sentences
+        spans = doc.sentence_spans
         # events are told with figures and names: dates, amounts, places, organisations
-        facts = np.array([m.start() for m in _FACT.finditer(doc.text)] if self.fact_weight else [], np.int64)
-        heading = np.fromiter(map(_is_heading, sents), np.bool_, len(sents))
+        facts, heading = sentence_marks(doc.codes, spans, digit_table() if kernels.is_compiled() else _NO_DIGITS,
+                                        bool(self.fact_weight))
         idf = self._idf_column(doc.lexicon)
 
         def scored(a: int, b: int):  # sentences a..b-1, and the tokens inside them
@@ -268,7 +260,7 @@ class Summariser:
                                    facts, heading[a:b], float(self.title_weight), float(self.position_weight),
                                    float(self.fact_weight), a)
 
-        n = len(sents)
+        n = len(spans)
         if n <= GRAPH_SENTENCES:
             return scored(0, n)
         from scipy import sparse  # (only here: importing it costs a cold start 0.2 s)
@@ -310,7 +302,7 @@ class Summariser:
 
         def point(limit: int) -> str:
             body = cut(limit)
-            if follows and len(body) <= limit // 2 and not _is_heading(sents[j]):
+            if follows and len(body) <= limit // 2 and not is_heading(sents[j]):
                 end = sents[i].strip()[-1]
                 nxt = strip_lead_in(sents[j]).rstrip(_END_PUNCT).strip()
                 if end in END_MARKS and len(body) + 1 + len(nxt) <= limit:

@@ -8,6 +8,7 @@ trained on.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 
 import numpy as np
@@ -267,6 +268,26 @@ def test_sentence_pieces_cut_where_the_sentence_rule_says(tagger, articles, mode
             assert [text[s:e] for s, e in spans.tolist()] == found, text[:40]
     finally:
         kernels.set_mode(before)
+
+
+def test_compiled_facts_and_headings_are_the_regexes_matches(articles, kernel_mode):
+    """The summariser's facts (figures, 《titles》, “names”) and sub-headings are
+    defined by regexes (model/summary_kernels.py); compiled, a loop over code
+    points finds them. Both must agree on every article and on edge cases."""
+    from newstag.model.summary_kernels import FACT, digit_table, is_heading, sentence_marks
+
+    tricky = ["《》《a》《", "《未闭合的书名号" * 50 + "》", "“”“a”", "“" * 30 + "x", "3.5%，4.x 5. .6 7万8亿",
+              "١٢٣ ０１２ 𝟎𝟏𝟐 ²³", "12.34.56千", "1.٢３%", "《1》“2”3", "》《》”“", "第一部分\n\n这是一句，话。\n小标题\n",
+              "𠀀𪚥字符😀与数字9在扩展区", "", "1"]
+    kernel_mode("compiled")
+    for text in [a["text"] for a in articles] + tricky:
+        codes = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+        lines = [[m.start(), m.end()] for m in re.finditer(r"[^\n]+", text)]
+        spans = np.array([[0, len(text)], [0, min(5, len(text))]] + lines, np.int64)
+        at, heading = sentence_marks(codes, spans, digit_table(), True)
+        assert at.tolist() == [m.start() for m in FACT.finditer(text)], text[:40]
+        assert heading.tolist() == [is_heading(text[s:e]) for s, e in spans.tolist()], text[:40]
+        assert sentence_marks(codes, spans, digit_table(), False)[0].tolist() == []
 
 
 def test_compiled_word_lookup_gives_the_dicts_ids(articles, kernel_mode):
