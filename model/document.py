@@ -179,30 +179,30 @@ class Lexicon:
         together (learning has a cost per call, whatever the number of words)."""
         cut = self.tokenizer.raw
         tokens = [cut(text) if text else [] for text in texts]
-        out = list(zip(tokens, self._ids(tokens, texts)))
-        unknown = [k for k, (_, ids) in enumerate(out) if len(ids) and ids.min() < 0]
-        if unknown:  # words never seen in this thread (after a while, rare)
-            # only the new words' places: a few per text
-            places = [(out[k], np.flatnonzero(out[k][1] < 0).tolist()) for k in unknown]
-            self.learn([words[i] for (words, _), at in places for i in at])
+        flat = list(chain.from_iterable(tokens))
+        ids = self._ids(flat, texts)
+        unknown = np.flatnonzero(ids < 0)
+        if len(unknown):  # words never seen in this thread (after a while, rare)
+            at = unknown.tolist()
+            self.learn([flat[i] for i in at])
             known = self.ids
-            for (words, ids), at in places:
-                ids[at] = [known[words[i]] for i in at]
-        return out
+            ids[at] = [known[flat[i]] for i in at]
+        ends = np.cumsum([len(words) for words in tokens]).tolist()
+        # each text's ids: a view of the batch's array (slices cost less than np.split's)
+        return [(words, ids[a:b]) for words, a, b in zip(tokens, [0] + ends[:-1], ends)]
 
-    def _ids(self, tokens: list[list[str]], texts: list[str]) -> list[np.ndarray]:
-        """Per token list, its words' ids (-1: not known yet)."""
+    def _ids(self, flat: list[str], texts: list[str]) -> np.ndarray:
+        """The ids of the words ``flat`` (the tokens of ``texts``), -1 for a word not known yet."""
         known = self.ids
         if not kernels.is_compiled() or any("\0" in t for t in texts):  # (NUL separates the tokens below)
-            return [np.fromiter(map(known.get, words, repeat(-1)), np.int64, len(words)) for words in tokens]
+            return np.fromiter(map(known.get, flat, repeat(-1)), np.int64, len(flat))
         w = self._w
         if w.hashed < len(w.words) or not len(w.table):
             self._hash_new_words(w)
-        flat = list(chain.from_iterable(tokens))
-        codes = np.frombuffer(("\0".join(flat) + "\0").encode("utf-32-le"), np.uint32) if flat else \
-            np.zeros(0, np.uint32)
-        ids = word_ids(codes, w.table, w.keys, w.key_start)
-        return np.split(ids, np.cumsum([len(words) for words in tokens[:-1]], dtype=np.int64))
+        if not flat:
+            return np.zeros(0, np.int64)
+        return word_ids(np.frombuffer(("\0".join(flat) + "\0").encode("utf-32-le"), np.uint32),
+                        w.table, w.keys, w.key_start)
 
     @staticmethod
     def _hash_new_words(w: _Words) -> None:
