@@ -192,28 +192,27 @@ def _compound_counts(title_ids, body_ids, compound, serial, length, title_weight
                 hi[m] = (ids[i] + 1) * base + ids[i + 1] + 1
                 lo[m] = ((ids[i + 2] + 1) * base if j > i + 2 else 0) + (ids[i + 3] + 1 if j > i + 3 else 0)
                 m += 1
-    # occurrences of the same words next to each other, then numbered in order of
-    # first occurrence and counted in order of occurrence
-    order = np.argsort(lo[:m])
-    order = order[np.argsort(hi[order], kind="mergesort")]
-    group = np.empty(m, np.int64)
-    g = 0
-    for r in range(m):
-        k = order[r]
-        if r > 0 and (hi[k] != hi[order[r - 1]] or lo[k] != lo[order[r - 1]]):
-            g += 1
-        group[k] = g
-    number = np.full(m, -1, np.int64)
+    # told apart by their two keys in a hash table (open addressing), numbered in
+    # order of first occurrence and counted in order of occurrence (sorting the
+    # keys took 40% of the extraction's compiled time)
+    size = 2
+    while size < 2 * m:
+        size *= 2
+    slot_hi = np.empty(size, np.int64)
+    slot_lo = np.empty(size, np.int64)
+    slot_num = np.full(size, -1, np.int64)
     first = np.empty(m, np.int64)
     count = np.zeros(m)
     n = 0
     for k in range(m):
-        c = number[group[k]]
-        if c < 0:
-            c = number[group[k]] = n
+        h = ((hi[k] * 1000003) ^ lo[k]) & (size - 1)  # (an overflow would change the hash only)
+        while slot_num[h] >= 0 and (slot_hi[h] != hi[k] or slot_lo[h] != lo[k]):
+            h = (h + 1) & (size - 1)
+        if slot_num[h] < 0:
+            slot_hi[h], slot_lo[h], slot_num[h] = hi[k], lo[k], n
             first[n] = k
             n += 1
-        count[c] += title_weight if src[k] == 0 else 1.0
+        count[slot_num[h]] += title_weight if src[k] == 0 else 1.0
     first = first[:n]
     return src[first], begin[first], end[first], count[:n]
 
