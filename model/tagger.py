@@ -60,13 +60,6 @@ class LabelModel:
                 lab: tuple(x for x in self.label_set.close([lab]) if x != lab) for lab in self.label_set.labels}
         return cached
 
-    def floored_thresholds(self) -> np.ndarray:
-        """Thresholds, at least 1e-6 (dividing a score by one; cached)."""
-        cached = self.__dict__.get("_floored")
-        if cached is None:
-            cached = self.__dict__["_floored"] = np.maximum(self.thresholds, 1e-6)
-        return cached
-
     def index(self) -> dict[str, int]:
         """Label → its column in ``W`` (cached)."""
         cached = self.__dict__.get("_index")
@@ -87,6 +80,20 @@ class Prediction:
 
     def labels(self, name: str) -> list[str]:
         return [lab for lab, _ in getattr(self, name)]
+
+
+def decide_matrix(P: np.ndarray, thr: np.ndarray, ratio: float) -> np.ndarray:
+    """Which labels are given: ``(n, labels)`` bool from scores ``P`` and
+    thresholds ``thr``; with a ``ratio``, an article given none gets its label of
+    highest score / threshold if that score is at least ``ratio`` × its threshold
+    (the fallback; training tunes thresholds with the same rule)."""
+    D = P >= thr
+    if ratio and P.shape[1]:
+        empty = ~D.any(axis=1)
+        j = (P / np.maximum(thr, 1e-6)).argmax(axis=1)
+        ok = empty & (P[np.arange(len(P)), j] >= ratio * thr[j])
+        D[np.flatnonzero(ok), j[ok]] = True
+    return D
 
 
 class Tagger:
@@ -141,35 +148,44 @@ class Tagger:
     def decide(self, scores: dict[str, np.ndarray], top_k: int | None = None,
                min_score: float | None = None, fallback: bool = True) -> dict[str, list[tuple[str, float]]]:
         """Turn scores into sorted ``(label, score)`` lists by the rules above."""
-        out = {}
+        return self.decide_many([scores], top_k=top_k, min_score=min_score, fallback=fallback)[0]
+
+    def decide_many(self, scores: list[dict[str, np.ndarray]], top_k: int | None = None,
+                    min_score: float | None = None, fallback: bool = True) -> list[dict[str, list[tuple[str, float]]]]:
+        """:meth:`decide` of each of ``scores``: the thresholds and the fallback are
+        applied to the batch's ``(n, labels)`` score matrix at once, and only an
+        article given a label costs a loop in Python (for 技术, few do)."""
+        out: list[dict] = [{} for _ in scores]
         for name, m in self.models.items():
-            p = scores[name]
+            P = np.array([sc[name] for sc in scores]).reshape(len(scores), len(m.labels))
             thr = np.full_like(m.thresholds, min_score) if min_score is not None else m.thresholds
-            given = np.flatnonzero(p >= thr).tolist()
-            if not given and fallback and min_score is None and len(p):
-                j = int(np.argmax(p / m.floored_thresholds()))
-                if m.fallback_ratio and p[j] >= m.fallback_ratio * m.thresholds[j]:
-                    given = [j]
-            if not given:  # (most articles, for 技术): nothing to rank
-                out[name] = []
-                continue
-            chosen = {m.labels[j]: float(p[j]) for j in given}
-            # hierarchy: a child label brings its parents, at least at its own score
-            parents = m.parents()
-            index = m.index()
-            for lab in list(chosen):
-                for parent in parents[lab]:
-                    j = index.get(parent)
-                    own = float(p[j]) if j is not None else 0.0
-                    chosen[parent] = max(chosen.get(parent, 0.0), own, chosen[lab])
-            # a parent scores at least as high as its child; at a tie it ranks
-            # first, so cutting the list at top_k never keeps a child without it
-            implied = {par for lab in chosen for par in parents[lab]}
-            ranked = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0] not in implied, kv[0]))
-            if top_k is not None:
-                ranked = ranked[:top_k]
-            out[name] = [(lab, round(s, 4)) for lab, s in ranked]
+            given = decide_matrix(P, thr, m.fallback_ratio if fallback and min_score is None else 0.0)
+            rows = given.any(axis=1)
+            for d in range(len(scores)):
+                out[d][name] = []
+            for d in np.flatnonzero(rows).tolist():
+                out[d][name] = self._ranked(m, P[d], np.flatnonzero(given[d]).tolist(), top_k)
         return out
+
+    @staticmethod
+    def _ranked(m: LabelModel, p: np.ndarray, given: list[int], top_k: int | None) -> list[tuple[str, float]]:
+        # the given labels and the parents they imply, best first
+        chosen = {m.labels[j]: float(p[j]) for j in given}
+        # hierarchy: a child label brings its parents, at least at its own score
+        parents = m.parents()
+        index = m.index()
+        for lab in list(chosen):
+            for parent in parents[lab]:
+                j = index.get(parent)
+                own = float(p[j]) if j is not None else 0.0
+                chosen[parent] = max(chosen.get(parent, 0.0), own, chosen[lab])
+        # a parent scores at least as high as its child; at a tie it ranks
+        # first, so cutting the list at top_k never keeps a child without it
+        implied = {par for lab in chosen for par in parents[lab]}
+        ranked = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0] not in implied, kv[0]))
+        if top_k is not None:
+            ranked = ranked[:top_k]
+        return [(lab, round(s, 4)) for lab, s in ranked]
 
     def predict_one(self, title: str, text: str, *, top_k: int | None = None,
                     min_score: float | None = None, keywords: bool = True, summary: bool = True) -> Prediction:
@@ -190,10 +206,9 @@ class Tagger:
         for lo in range(0, len(pairs), batch):
             lexicon.checkpoint()  # the lexicon may start afresh between batches, never inside one
             docs = lexicon.documents(pairs[lo: lo + batch])
-            preds = []
-            for sc in self.scores_many(docs):
-                tags = self.decide(sc, top_k=top_k, min_score=min_score)
-                preds.append(Prediction(tags.get("industries", []), tags.get("technologies", []), sc))
+            scores = self.scores_many(docs)
+            preds = [Prediction(tags.get("industries", []), tags.get("technologies", []), sc)
+                     for sc, tags in zip(scores, self.decide_many(scores, top_k=top_k, min_score=min_score))]
             # step by step over the batch rather than article by article: each
             # step's tables stay in the CPU cache
             if keywords and self.keyword_extractor is not None:

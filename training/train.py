@@ -24,6 +24,7 @@ from newstag.model.features import Analysed, FeatureSettings, Featurizer
 from newstag.model.labels import SETS, Taxonomy, load_taxonomy
 from newstag.model.normalise import normalise
 from newstag.model.reader import Article, load_articles
+from newstag.model.tagger import decide_matrix
 from newstag.model.tokenize import BACKENDS, Tokenizer
 
 from .keywords import keyword_idf
@@ -253,17 +254,6 @@ def _with_rules(P: np.ndarray, thr: np.ndarray, labels: list[str], X, rules: dic
             list(labels) + list(rules))
 
 
-def _decide_matrix(P: np.ndarray, thr: np.ndarray, ratio: float) -> np.ndarray:
-    D = P >= thr
-    if ratio:
-        empty = ~D.any(axis=1)
-        rel = P / np.maximum(thr, 1e-6)
-        j = rel.argmax(axis=1)
-        ok = empty & (P[np.arange(len(P)), j] >= ratio * thr[j])
-        D[np.flatnonzero(ok), j[ok]] = True
-    return D
-
-
 def fit(articles: list[Article], settings: TrainSettings | None = None, taxonomy: Taxonomy | None = None,
         idf_texts: Iterable[tuple[str, str]] | None = None,
         progress: Callable[[str], None] = lambda msg: None) -> tuple[dict, dict[str, np.ndarray], Dataset]:
@@ -321,7 +311,7 @@ def fit(articles: list[Article], settings: TrainSettings | None = None, taxonomy
             P, thr, labs = full["technologies"]
             best = (-1.0, 0.9)
             for ratio in (0.5, 0.6, 0.7, 0.8, 0.9):
-                D = _decide_matrix(P, thr, ratio)
+                D = decide_matrix(P, thr, ratio)
                 pred = [taxonomy["technologies"].close(labs[j] for j in np.flatnonzero(row)) for row in D]
                 f1 = score_sets(data.gold["technologies"], pred)["micro"]["f1"]
                 if f1 > best[0] + 1e-9:
@@ -330,7 +320,7 @@ def fit(articles: list[Article], settings: TrainSettings | None = None, taxonomy
         cv_metrics = {}
         for name in SETS:
             P, thr, labs = full[name]
-            D = _decide_matrix(P, thr, fallback_ratio if name == "technologies" else 0.0)
+            D = decide_matrix(P, thr, fallback_ratio if name == "technologies" else 0.0)
             pred = [taxonomy[name].close(labs[j] for j in np.flatnonzero(row)) for row in D]
             r = score_sets(data.gold[name], pred, list(taxonomy[name].labels))
             cv_metrics[name] = _compact(r)
