@@ -113,7 +113,7 @@ def _compile_all(asking: Kernel):
     compiled versions: numba resolves a module's globals when it compiles."""
     with _lock:
         if asking.jit is None:
-            import numba
+            numba = _import_numba()
 
             # each kernel compiled from a copy of its module's globals in which
             # the kernels it calls are their compiled versions
@@ -125,6 +125,24 @@ def _compile_all(asking: Kernel):
             for space in spaces.values():
                 space.update({name: obj.jit for name, obj in space.items() if isinstance(obj, Kernel)})
     return asking.jit
+
+
+def _import_numba():
+    """numba, with its array functions' module imported without scipy.linalg.
+
+    That module checks for a BLAS when first imported by importing
+    scipy.linalg, which cost 0.1-0.25 s of every long run's start. No kernel
+    calls BLAS; without one numba only sums np.correlate/np.convolve with a
+    loop of its own, and np.dot still imports scipy.linalg when compiled."""
+    import numba
+
+    if "numba.np.arraymath" not in sys.modules and "scipy.linalg" not in sys.modules:
+        sys.modules["scipy.linalg"] = None  # (an import of it raises ImportError meanwhile)
+        try:
+            import numba.np.arraymath  # noqa: F401
+        finally:
+            del sys.modules["scipy.linalg"]
+    return numba
 
 
 _SAMPLE_TITLE = "人工智能大模型与机器人产业加快发展"

@@ -79,6 +79,28 @@ print(json.dumps([short, ("numba" in sys.modules, kernels.is_compiled())]))
     assert json.loads(r.stdout) == [[False, False], [True, True]]
 
 
+def test_a_processs_own_numba_code_keeps_blas_after_the_kernels_load():
+    """The kernels load numba without letting it import scipy.linalg (a start-up
+    cost, see kernels._import_numba); the caller's own numba code must still
+    get np.dot (which needs BLAS), np.correlate, and scipy.linalg itself."""
+    code = """
+import json, sys
+import numpy as np
+from newstag.model import kernels
+kernels.warm()
+import numba
+import scipy.linalg
+a, b = np.arange(4.0), np.array([1.0, -2.0, 3.0, 0.5])
+dot = numba.njit(lambda x, y: np.dot(x, y))(a, b)
+corr = numba.njit(lambda x, y: np.correlate(x, y))(a, b)
+print(json.dumps([bool(dot == np.dot(a, b)), bool(np.allclose(corr, np.correlate(a, b))),
+                  float(scipy.linalg.norm(b)) == float(np.sqrt((b * b).sum()))]))
+"""
+    r = _run(code)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [True, True, True]
+
+
 @pytest.mark.parametrize("mode, compiled", [("python", False), ("auto", True)])
 def test_forked_workers_start_warm_unless_told_never_to_compile(mode, compiled):
     """`--jobs` forks workers from a process that compiled its kernels once for them
