@@ -37,17 +37,17 @@ from functools import partial
 
 import numpy as np
 
+from . import kernels
 from .document import END_MARKS, MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
-from . import kernels
-from .summary_kernels import clause_idf_mass, digit_table, is_heading, sentence_marks, sentence_scores, spread
+from .summary_kernels import (clause_information, digit_table, is_heading, sentence_marks, sentence_scores, spread,
+                              with_figures)
 from .tokenize import is_content
 
 # sentences in one TextRank graph (see Summariser.scores); the longest story
 # of the corpus has 104, and of the unlabelled stories 625
 GRAPH_SENTENCES = 256
 _NO_DIGITS = np.zeros(0, np.bool_)  # (the interpreted sentence_marks asks the regex instead)
-_DIGIT = re.compile(r"\d")
 _QUOTES = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("（", "）"), ("(", ")"))
 _OPENERS = frozenset(a for a, _ in _QUOTES)
 _CLOSERS = frozenset(b for _, b in _QUOTES)
@@ -159,11 +159,6 @@ def tidy(s: str) -> str:
         if t == s:
             return t
         s = t
-
-
-def _with_figures(info: float, clause: str) -> float:
-    # a clause's information: figures count extra (events are told in numbers)
-    return info * (1.5 if _DIGIT.search(clause) else 1.0)
 
 
 def n_points(length: int) -> int:
@@ -313,14 +308,18 @@ class Summariser:
 
     def _topic(self, point: str, terms: list[str], used: set[str]) -> str:
         # the best keyword in the point, preferring one no earlier point led with
-        found = [t for t in terms if t in point and len(t) <= 10]
-        fresh = [t for t in found if t not in used]
-        return (fresh or found or [""])[0]
+        first = ""
+        for t in terms:
+            if len(t) <= 10 and t in point:
+                if t not in used:
+                    return t
+                first = first or t
+        return first
 
     def information(self, clause: str) -> float:
         """IDF mass of a clause's words; figures count extra (events are told in numbers)."""
         words = self.tokenizer(normalise(clause))
-        return _with_figures(sum(self.idf.get(w, self.default_idf) for w in set(words)), clause)
+        return with_figures(sum(self.idf.get(w, self.default_idf) for w in set(words)), clause)
 
     def _clause_information(self, doc: Document, i: int, parts: list[str]) -> list[float]:
         """:meth:`information` of clauses ``parts`` of sentence ``i``, from the tokens
@@ -330,10 +329,12 @@ class Summariser:
             return [self.information(c) for c in parts]
         sentence = sents[i]
         at = [sentence.find(c) for c in parts]
-        mass = clause_idf_mass(doc.body_ids, doc.starts, self._idf_column(doc.lexicon), int(spans[i, 0]),
-                               np.array(at, np.int64), np.fromiter(map(len, parts), np.int64, len(parts)))
-        # a clause not verbatim in the sentence (cannot happen with trim's clauses) is segmented anew
-        return [_with_figures(x, c) if k >= 0 else self.information(c) for x, k, c in zip(mass.tolist(), at, parts)]
+        info = clause_information(doc.body_ids, doc.starts, self._idf_column(doc.lexicon), int(spans[i, 0]),
+                                  np.array(at, np.int64), np.fromiter(map(len, parts), np.int64, len(parts)),
+                                  doc.codes, digit_table() if kernels.is_compiled() else _NO_DIGITS).tolist()
+        if min(at) < 0:  # a clause not verbatim in the sentence (cannot happen with trim's clauses): segmented anew
+            info = [x if k >= 0 else self.information(c) for x, k, c in zip(info, at, parts)]
+        return info
 
     def __call__(self, title: str, text: str) -> list[str]:
         return self.summarise(self.document(title, text))

@@ -290,6 +290,34 @@ def test_compiled_facts_and_headings_are_the_regexes_matches(articles, kernel_mo
         assert sentence_marks(codes, spans, digit_table(), False)[0].tolist() == []
 
 
+def test_compiled_clause_information_counts_figures_as_the_regex_does(tagger, articles, kernel_mode):
+    """A clause's information (IDF mass, more with a figure) is computed in one
+    kernel call; the interpreted version asks the regex for figures. Both must
+    give the same bits for every clause of every sentence, figures of other
+    scripts included."""
+    from newstag.model.summary import clauses
+    from newstag.model.summary_kernels import clause_information, digit_table
+
+    kernel_mode("compiled")
+    odd = "第一句有٣个阿拉伯数字，第二句没有；第三句有全角１２，还有𝟗。没有数字的一句话，真的没有。"
+    texts = [a["text"] for a in articles[:150]] + [odd]
+    n_figures = 0
+    for text in texts:
+        doc = tagger.document("", text)
+        idf = tagger.summariser._idf_column(doc.lexicon)  # (the lexicon may have grown)
+        sents, spans = doc.sentences
+        for sentence, (start, _) in zip(sents, spans.tolist()):
+            parts = clauses(sentence)
+            at = np.array([sentence.find(c) for c in parts] + [-1], np.int64)
+            length = np.array([len(c) for c in parts] + [3], np.int64)
+            args = (doc.body_ids, doc.starts, idf, start, at, length, doc.codes)
+            fast = clause_information(*args, digit_table())
+            slow = clause_information.python(*args, np.zeros(0, np.bool_))
+            assert fast.tobytes() == slow.tobytes(), sentence
+            n_figures += sum(re.search(r"\d", c) is not None and x > 0 for c, x in zip(parts, fast))
+    assert n_figures > 100
+
+
 def test_compiled_word_lookup_gives_the_dicts_ids(articles, kernel_mode):
     """Compiled, the lexicon looks token ids up in its own hash table (model/document_kernels.py);
     the ids must be the dict's for every token, as the table grows and after restarts."""
