@@ -129,9 +129,10 @@ class Lexicon:
         col[start: len(w.words)] = [fn(word, flag) for word, flag in zip(w.words[start:], w.flags[start:])]
         return col
 
-    def columns_of(self, owner, specs: dict[str, tuple]) -> str:
-        """Register ``owner``'s columns (``name → (fn, dtype, default)``) once; return
-        the prefix their names carry in this lexicon (``"<prefix>.<name>"``).
+    def columns_of(self, owner, specs: Callable[[], dict[str, tuple]]) -> str:
+        """Register ``owner``'s columns (``specs()``: ``name → (fn, dtype, default)``,
+        asked for once) once; return the prefix their names carry in this lexicon
+        (``"<prefix>.<name>"``).
 
         The prefix is per owner object, so a copy of a keyword extractor with
         other settings gets columns of its own; the lexicon keeps the owner alive,
@@ -141,7 +142,7 @@ class Lexicon:
         if prefix not in self._owners:
             with self._lock:
                 if prefix not in self._owners:
-                    for name, spec in specs.items():
+                    for name, spec in specs().items():
                         self._specs[f"{prefix}.{name}"] = spec
                     self._owners[prefix] = owner
         return prefix
@@ -278,9 +279,15 @@ class Document:
             self.cache.clear()
         return self
 
+    def column(self, name: str) -> np.ndarray:
+        """:meth:`Lexicon.column` ``name`` for this document's ids (the columns of the
+        words it was encoded with, which hold every word they know)."""
+        col = self._words.cols.get(name)
+        return col if col is not None else self.lexicon.column(name)
+
     @cached_property
     def starts(self) -> np.ndarray:
-        lengths = self.lexicon.column("len")[self.refresh().body_ids]
+        lengths = self.refresh().column("len")[self.body_ids]
         return np.cumsum(lengths) - lengths
 
     @cached_property

@@ -151,13 +151,16 @@ class KeywordExtractor:
 
     # ------------------------------------------------------------ per-word columns
     def _columns(self, lexicon: Lexicon) -> str:
-        return lexicon.columns_of(self, {
+        return lexicon.columns_of(self, self._column_specs)
+
+    def _column_specs(self) -> dict[str, tuple]:
+        return {
             "cand": (self._is_candidate, bool, False),
             "score": (self._word_score, np.float64, 0.0),
             "idf": (lambda w, f: self._idf(w), np.float64, 0.0),
             "compound": (lambda w, f: f in _COMPOUND_POS and bool(w.strip()), bool, False),
             "serial": (lambda w, f: _SERIAL.match(w) is not None, bool, False),
-        })
+        }
 
     def _is_candidate(self, word: str, flag: str) -> bool:
         return word in self.taxonomy_terms or (
@@ -205,15 +208,15 @@ class KeywordExtractor:
         lex = doc.lexicon
         col = self._columns(lex)
         by_centrality = self.method == "textrank"
-        prior = lex.column(col + (".idf" if by_centrality else ".score"))
+        prior = doc.column(col + (".idf" if by_centrality else ".score"))
         uniq, tf, centrality, score = score_candidates(
-            doc.title_ids, doc.body_ids, lex.column(col + ".cand"), prior, float(self.title_weight), int(self.window),
+            doc.title_ids, doc.body_ids, doc.column(col + ".cand"), prior, float(self.title_weight), int(self.window),
             float(self.textrank_weight), by_centrality)
         expanded: dict[int, str] = {}
         if expand:
             tokens = (doc.title_words, doc.body_words)
-            found = expansions(uniq, tf, doc.title_ids, doc.body_ids, lex.column(col + ".compound"),
-                               lex.column(col + ".serial"), lex.column("len"), float(self.title_weight),
+            found = expansions(uniq, tf, doc.title_ids, doc.body_ids, doc.column(col + ".compound"),
+                               doc.column(col + ".serial"), doc.column("len"), float(self.title_weight),
                                MAX_COMPOUND_CHARS, float(self.expand_share))
             expanded = {k: "".join(tokens[s][i:j]) for k, s, i, j in found.tolist()}
         ids = uniq.tolist()
@@ -233,10 +236,13 @@ class KeywordExtractor:
         scores: list[float] = []
         rank = None  # the words' centrality, as a list when the first span needs it
         ids = doc.lexicon.ids
+        cache = self._spans
         for text_n in (doc.title_f, doc.body_f):
             for m in _QUOTED.finditer(text_n):
                 span = m.group(m.lastindex)  # the one group of the alternative that matched
-                known = self._span(span)
+                known = cache.get(span, False)
+                if known is False:
+                    known = self._span(span)
                 wid = ids.get(span)
                 if known is None or span in spans or _number(uniq, wid) >= 0:
                     continue

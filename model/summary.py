@@ -225,9 +225,12 @@ class Summariser:
         """``title``/``text`` segmented with this summariser's lexicon."""
         return own_document(self, title, text)
 
-    def _idf_column(self, lexicon: Lexicon) -> np.ndarray:
-        """Per word id: its IDF if a content word, else 0."""
-        return lexicon.column(lexicon.columns_of(self, {"idf": (self._content_idf, np.float64, 0.0)}) + ".idf")
+    def _idf_column(self, doc: Document) -> np.ndarray:
+        """Per word id of ``doc``: its IDF if a content word, else 0."""
+        return doc.column(doc.lexicon.columns_of(self, self._column_specs) + ".idf")
+
+    def _column_specs(self) -> dict[str, tuple]:
+        return {"idf": (self._content_idf, np.float64, 0.0)}
 
     def _content_idf(self, word: str, flag: str) -> float:
         # as Tokenizer.__call__: no stopwords, punctuation or bare numbers (0)
@@ -247,7 +250,7 @@ class Summariser:
         # events are told with figures and names: dates, amounts, places, organisations
         facts, heading = sentence_marks(doc.codes, spans, digit_table() if kernels.is_compiled() else _NO_DIGITS,
                                         bool(self.fact_weight))
-        idf = self._idf_column(doc.lexicon)
+        idf = self._idf_column(doc)
 
         def scored(a: int, b: int):  # sentences a..b-1, and the tokens inside them
             k0, k1 = np.searchsorted(doc.starts, [spans[a, 0], spans[b - 1, 1]])
@@ -329,7 +332,7 @@ class Summariser:
             return [self.information(c) for c in parts]
         sentence = sents[i]
         at = [sentence.find(c) for c in parts]
-        info = clause_information(doc.body_ids, doc.starts, self._idf_column(doc.lexicon), int(spans[i, 0]),
+        info = clause_information(doc.body_ids, doc.starts, self._idf_column(doc), int(spans[i, 0]),
                                   np.array(at, np.int64), np.fromiter(map(len, parts), np.int64, len(parts)),
                                   doc.codes, digit_table() if kernels.is_compiled() else _NO_DIGITS).tolist()
         if min(at) < 0:  # a clause not verbatim in the sentence (cannot happen with trim's clauses): segmented anew

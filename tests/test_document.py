@@ -304,7 +304,7 @@ def test_compiled_clause_information_counts_figures_as_the_regex_does(tagger, ar
     n_figures = 0
     for text in texts:
         doc = tagger.document("", text)
-        idf = tagger.summariser._idf_column(doc.lexicon)  # (the lexicon may have grown)
+        idf = tagger.summariser._idf_column(doc)  # (the lexicon may have grown)
         sents, spans = doc.sentences
         for sentence, (start, _) in zip(sents, spans.tolist()):
             parts = clauses(sentence)
