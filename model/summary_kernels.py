@@ -196,14 +196,15 @@ def _first_use_numbers(ids):
 def _cosines(row_start, cols, weights):
     """The ``(n, n)`` dot products of the ``n`` rows of :func:`_weighted_rows`
     (zero on the diagonal), each summing the products of the words the two rows
-    share, in the order of their numbers.
+    share, in the order of their numbers. The words are numbered 0, 1, ... (by
+    :func:`_first_use_numbers`): they index the table below directly.
 
     Most pairs of sentences share few words, so the products are found through
     the rows each word is in (a word → rows table) rather than by comparing
     every pair of rows."""
     n = len(row_start) - 1
     m = len(cols)
-    term = _first_use_numbers(cols)  # local term numbers
+    term = cols
     n_terms = term.max() + 1 if m else 0
     # each term's entries, in row order; where each entry stands among them
     post_start = np.zeros(n_terms + 1, np.int64)
