@@ -66,6 +66,7 @@ JSON_FIELDS: dict[str, tuple[str, ...]] = {
     "technologies": ("technologies", "AI技术", "技术"),
     "summary": ("summary", "重大事件摘要"),
 }
+_JSON_KEYS = frozenset(k for keys in JSON_FIELDS.values() for k in keys)  # what is not kept in Article.extra
 
 TEXT_SUFFIXES = (".txt",)
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
@@ -377,7 +378,6 @@ def parse_json_record(obj: object, source: str, default_id: str) -> Article:
     title = first("title")
     industries, technologies = first("industries"), first("technologies")
     summary = first("summary")
-    known = {k for keys in JSON_FIELDS.values() for k in keys}
     return _limited(Article(
         id=str(first("id") or default_id),
         source=source,
@@ -389,7 +389,7 @@ def parse_json_record(obj: object, source: str, default_id: str) -> Article:
         technologies=None if technologies is None else split_labels(technologies),
         summary=split_points(summary) if summary else [],
         extra={k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-               for k, v in obj.items() if k not in known},
+               for k, v in obj.items() if k not in _JSON_KEYS},
     ))
 
 
