@@ -155,20 +155,21 @@ class Tokenizer:
             return [self.flag(w) for w in words]
         out: list[str | None] = [None] * len(words)
         lined = [i for i, w in enumerate(words) if w and not _SPACE.search(w)]
-        group: list[tuple[str, str]] = []
-        k = 0
-        for token, flag in self.tag("\n".join(words[i] for i in lined)) + [("\n", "x")]:
-            if token != "\n":
-                group.append((token, flag))
-                continue
-            if k >= len(lined) or "".join(t for t, _ in group) != words[lined[k]]:
-                return [self.flag(w) for w in words]  # out of line: not as expected
-            word = words[lined[k]]
-            out[lined[k]] = group[0][1] if len(group) == 1 else _flag_of_characters(word)
-            group = []
-            k += 1
-        if k != len(lined):
-            return [self.flag(w) for w in words]
+        pairs = self.tag("\n".join(words[i] for i in lined))
+        # word k's tokens lie between the line breaks before and after it
+        ends = [p for p, (token, _) in enumerate(pairs) if token == "\n"] + [len(pairs)]
+        if len(ends) != len(lined):
+            return [self.flag(w) for w in words]  # out of line: not as expected
+        start = 0
+        for i, end in zip(lined, ends):
+            word = words[i]
+            if end - start == 1 and pairs[start][0] == word:  # (nearly every word)
+                out[i] = pairs[start][1]
+            elif "".join(t for t, _ in pairs[start:end]) == word:
+                out[i] = _flag_of_characters(word)
+            else:
+                return [self.flag(w) for w in words]
+            start = end + 1
         return [f if f is not None else self.flag(w) for w, f in zip(words, out)]
 
     def __call__(self, text: str) -> list[str]:
