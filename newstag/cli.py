@@ -412,6 +412,9 @@ def predict(
                               min_score=min_score, with_text=fmt == "seed", explain=explain_, labels_only=labels_only,
                               preformat=fmt == "jsonl" and (jobs > 1 or bool(dask)))
     except PipelineError as exc:  # (workers start here)
+        if err_stream:  # nothing was tagged: leave no empty error file behind
+            err_stream.close()
+            Path(errors).unlink(missing_ok=True)
         _die(str(exc))
     interrupted = False
     try:

@@ -144,12 +144,13 @@ def test_workers_that_cannot_start_give_one_line_and_exit_2(cli, monkeypatch, tm
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
-    out = tmp_path / "tags.jsonl"
-    r = cli("predict", SEED, "--jobs", "2", "--out", out)
+    out, errors = tmp_path / "tags.jsonl", tmp_path / "errors.jsonl"
+    r = cli("predict", SEED, "--jobs", "2", "--out", out, "--errors", errors)
     assert r.exit_code == 2, r.output
     assert r.stderr.strip() == ("newstag: error: cannot start 2 worker processes (Resource temporarily "
                                 "unavailable); try fewer --jobs")
     assert not out.exists()
+    assert not errors.exists()  # (nothing was tagged: no empty error file left behind)
 
 
 def test_a_killed_worker_stops_the_run_with_an_error(tmp_path):
