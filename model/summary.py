@@ -37,17 +37,15 @@ from functools import partial
 
 import numpy as np
 
-from . import kernels
 from .document import END_MARKS, MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
-from .summary_kernels import (clause_information, digit_table, is_heading, sentence_marks, sentence_scores, spread,
+from .summary_kernels import (clause_information, digits, is_heading, sentence_marks, sentence_scores, spread,
                               with_figures)
 from .tokenize import is_content
 
 # sentences in one TextRank graph (see Summariser.scores); the longest story
 # of the corpus has 104, and of the unlabelled stories 625
 GRAPH_SENTENCES = 256
-_NO_DIGITS = np.zeros(0, np.bool_)  # (the interpreted sentence_marks asks the regex instead)
 _QUOTES = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("（", "）"), ("(", ")"))
 _OPENERS = frozenset(a for a, _ in _QUOTES)
 _CLOSERS = frozenset(b for _, b in _QUOTES)
@@ -248,7 +246,7 @@ class Summariser:
         and gigabytes for a book-length text."""
         spans = doc.sentence_spans
         # events are told with figures and names: dates, amounts, places, organisations
-        facts, heading = sentence_marks(doc.codes, spans, digit_table() if kernels.is_compiled() else _NO_DIGITS,
+        facts, heading = sentence_marks(doc.codes, spans, digits(),
                                         bool(self.fact_weight))
         idf = self._idf_column(doc)
 
@@ -334,8 +332,8 @@ class Summariser:
         at = [sentence.find(c) for c in parts]
         info = clause_information(doc.body_ids, doc.starts, self._idf_column(doc), int(spans[i, 0]),
                                   np.array(at, np.int64), np.fromiter(map(len, parts), np.int64, len(parts)),
-                                  doc.codes, digit_table() if kernels.is_compiled() else _NO_DIGITS).tolist()
-        if min(at) < 0:  # a clause not verbatim in the sentence (cannot happen with trim's clauses): segmented anew
+                                  doc.codes, digits()).tolist()
+        if -1 in at:  # a clause not verbatim in the sentence (cannot happen with trim's clauses): segmented anew
             info = [x if k >= 0 else self.information(c) for x, k, c in zip(info, at, parts)]
         return info
 

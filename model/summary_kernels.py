@@ -14,18 +14,22 @@ from functools import lru_cache
 
 import numpy as np
 
-from .kernels import kernel
+from .kernels import is_compiled, kernel
 
 # A sentence's facts and whether it is a sub-heading (see sentence_marks): the
 # rules are these regexes; the compiled loop finds the same matches.
-# Facts: \d+(?:\.\d+)?(?:%|万|亿|千|百)?|《[^》]+》|“[^”]+”, written to begin
-# with a character class: the regex engine then skips to the candidates.
-FACT = re.compile(r"[\d《“](?:(?<=\d)\d*(?:\.\d+)?(?:%|万|亿|千|百)?|(?<=《)[^》]+》|(?<=“)[^”]+”)")
+_DIGIT = re.compile(r"\d")
+_UNIT_CHARS = "%万亿千百"  # a figure's unit, right after its digits
+# Facts: \d+(?:\.\d+)?[units]?|《[^》]+》|“[^”]+”, written to begin with a
+# character class: the regex engine then skips to the candidates.
+FACT = re.compile(rf"[\d《“](?:(?<=\d)\d*(?:\.\d+)?[{_UNIT_CHARS}]?|(?<=《)[^》]+》|(?<=“)[^”]+”)")
 # a sub-heading has no sentence punctuation at all and is short
-SENTENCE_PUNCT = re.compile(r"[。！？!?；;，,]")
+_PUNCT_CHARS = "。！？!?；;，,"
+SENTENCE_PUNCT = re.compile(f"[{_PUNCT_CHARS}]")
 HEADING_CHARS = 25
-_PUNCT_CODES = np.array(sorted(map(ord, "。！？!?；;，,")), np.int64)
-_UNITS = np.array(sorted(map(ord, "%万亿千百")), np.int64)
+_PUNCT_CODES = np.array(sorted(map(ord, _PUNCT_CHARS)), np.int64)
+_UNITS = np.array(sorted(map(ord, _UNIT_CHARS)), np.int64)
+_NO_DIGITS = np.zeros(0, np.bool_)
 
 
 def is_heading(sentence: str) -> bool:
@@ -39,8 +43,15 @@ def digit_table() -> np.ndarray:
     the regex has it): asked of the regex itself once, over every code point (~30 ms)."""
     every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     table = np.zeros(0x110000, np.bool_)
-    table[[m.start() for m in re.finditer(r"\d", every)]] = True
+    table[[m.start() for m in _DIGIT.finditer(every)]] = True
     return table
+
+
+def digits() -> np.ndarray:
+    """The ``digits`` argument of :func:`sentence_marks` and :func:`clause_information`:
+    :func:`digit_table` when they run compiled; interpreted, they ask the regex
+    and the table is not built."""
+    return digit_table() if is_compiled() else _NO_DIGITS
 
 
 def _sentence_marks_regex(codes, spans, digits, facts):
@@ -341,7 +352,6 @@ def clause_idf_mass(body_ids, starts, idf_col, base, at, length):
 
 
 FIGURE_WEIGHT = 1.5  # a clause with a figure counts this much more (events are told in numbers)
-_DIGIT = re.compile(r"\d")
 
 
 def with_figures(info: float, clause: str) -> float:
