@@ -120,6 +120,36 @@ def test_ctrl_c_stops_workers_and_leaves_no_output(tmp_path):
     _assert_group_ends(proc, "worker processes outlived the interrupted run")  # fork server too
 
 
+def test_ctrl_c_while_the_workers_get_ready_ends_cleanly(tmp_path):
+    """Ctrl-C during the start-up of `--jobs 2`, just before or while the kernels
+    load for the workers (before any worker exists; numba loads them through
+    ctypes callbacks, which would swallow a KeyboardInterrupt, so it is held
+    until they are loaded): exit 130, one line, no traceback, and no output or
+    error file left behind."""
+    out, errors = tmp_path / "tags.jsonl", tmp_path / "errors.jsonl"
+    exe = ROOT / ".venv" / "bin" / "newstag"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "newstag.cli"]
+    proc = subprocess.Popen(cmd + ["predict", str(CORPUS / "corpus.jsonl"), "--jobs", "2", "--out", str(out),
+                                   "--errors", str(errors)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=restore_sigint)
+    # the error file is opened once the model is loaded, right before the kernels
+    # load for the workers (under a second; the corpus then takes minutes)
+    deadline = time.monotonic() + 120
+    while not errors.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "predict did not start in 120 s"
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists() and not list(tmp_path.glob(".tags.jsonl.*"))
+    assert not errors.exists()  # nothing was tagged: no empty error file left behind
+    _assert_group_ends(proc, "processes outlived the interrupted run")
+
+
 def test_reader_going_away_stops_workers_quietly():
     """`newstag predict big.jsonl --jobs 2 | head -1`: exit 0, no worker tracebacks."""
     exe = ROOT / ".venv" / "bin" / "newstag"
