@@ -167,7 +167,17 @@ def _in_runs(ids, compound, serial):
 
 @kernel
 def _compound_counts(title_ids, body_ids, compound, serial, length, title_weight, max_chars):
-    """``(src, begin, end, count)`` of the article's compounds (see :func:`compound_table`)."""
+    """The noun compounds of an article: 2–4 consecutive tokens of a noun run,
+    not starting with a serial number, at most ``max_chars`` characters long,
+    told apart by their word ids.
+
+    ``compound``/``serial``/``length``: per word id, whether it may chain into a
+    run, whether it is a serial number (which continues a run, never starts
+    one: 天问 + 二号), and its length. Returns ``(src, begin, end, count)``: for
+    each compound, in order of first occurrence (title first), where it first
+    occurs (``src`` 0: title, 1: body; tokens ``begin:end``) and its count (a
+    title occurrence counts ``title_weight``).
+    """
     # every occurrence, with its words as two keys: the first two, the last two
     n_max = 3 * (len(title_ids) + len(body_ids))
     src = np.empty(n_max, np.int64)
@@ -218,56 +228,12 @@ def _compound_counts(title_ids, body_ids, compound, serial, length, title_weight
 
 
 @kernel
-def compound_table(title_ids, body_ids, compound, serial, length, title_weight, max_chars):
-    """The noun compounds of an article: 2–4 consecutive tokens of a noun run,
-    not starting with a serial number, at most ``max_chars`` characters long,
-    told apart by their word ids.
-
-    ``compound``/``serial``/``length``: per word id, whether it may chain into a
-    run, whether it is a serial number (which continues a run, never starts
-    one: 天问 + 二号), and its length. Returns ``(src, begin, end, count, words,
-    offsets, member)``: for each compound, in order of first occurrence (title
-    first), where it first occurs (``src`` 0: title, 1: body; tokens
-    ``begin:end``) and its count (a title occurrence counts ``title_weight``);
-    then, for each word ``words[k]`` (ascending) in a compound, the compounds
-    containing it, ascending: ``member[offsets[k]:offsets[k + 1]]``.
-    """
-    src, begin, end, count = _compound_counts(title_ids, body_ids, compound, serial, length, title_weight, max_chars)
-    g = len(count)
-    # (word, compound) pairs as word * g + compound, ascending, each once
-    pairs = np.empty(4 * g, np.int64)
-    n_pairs = 0
-    for c in range(g):
-        ids = title_ids if src[c] == 0 else body_ids
-        for q in range(begin[c], end[c]):
-            pairs[n_pairs] = ids[q] * g + c
-            n_pairs += 1
-    pairs = np.sort(pairs[:n_pairs])
-    words = np.empty(n_pairs, np.int64)
-    offsets = np.empty(n_pairs + 1, np.int64)
-    member = np.empty(n_pairs, np.int64)
-    u = 0
-    n_members = 0
-    for k in range(n_pairs):
-        if k > 0 and pairs[k] == pairs[k - 1]:
-            continue  # a word twice in one compound
-        w, member[n_members] = divmod(pairs[k], g)
-        if u == 0 or w != words[u - 1]:
-            words[u] = w
-            offsets[u] = n_members
-            u += 1
-        n_members += 1
-    offsets[u] = n_members
-    return src, begin, end, count, words[:u], offsets[: u + 1], member[:n_members]
-
-
-@kernel
 def expansions(uniq, tf, title_ids, body_ids, compound, serial, length, title_weight, max_chars, share):
     """The compounds that candidate words ``uniq`` (ascending; weighted counts
     ``tf``) expand to, by the rule of :meth:`.keywords.KeywordExtractor.expand`:
     of the compounds containing the word that occur twice or more and account
     for at least ``share`` of its count, the most frequent, then the longest,
-    then the first. Other arguments as :func:`compound_table`.
+    then the first. Other arguments as :func:`_compound_counts`.
 
     Returns a ``(k, 4)`` array of ``(number in uniq, src, begin, end)``: the
     words that expand, and where their compounds first occur.

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .document import Document, Lexicon, own_document
-from .keyword_kernels import compound_table, expansions, score_candidates
+from .keyword_kernels import expansions, score_candidates
 
 _WORDLIKE = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z][a-z0-9\-+.]{1,}|[a-z0-9]*[\u4e00-\u9fff][\u4e00-\u9fffa-z0-9]+)$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -44,7 +44,7 @@ _QUOTED = re.compile(r"《([^《》\n]{2,24})》|“([^“”\n]{2,12})”|\"([^
 # serial numbers inside a name: 天问 + 二号, 神舟 + 十三号
 _SERIAL = re.compile(r"^[0-9一二三四五六七八九十百零]+号$")
 _SPAN_OK = re.compile(r"^[\u4e00-\u9fffa-z0-9\-·]+$")
-MAX_COMPOUND_CHARS = 12  # the longest noun compound, in characters (see KeywordExtractor.compounds)
+MAX_COMPOUND_CHARS = 12  # the longest noun compound, in characters (see KeywordExtractor.expand)
 SPAN_CACHE = 20_000  # quoted spans whose words and prior are kept (see KeywordExtractor._span)
 
 # jieba part-of-speech flags kept as single-word candidates; "" is what
@@ -290,48 +290,28 @@ class KeywordExtractor:
         return known
 
     # ------------------------------------------------------------ compounds
-    def compounds(self, doc: Document, term: str) -> list[tuple[str, float]]:
-        """The noun compounds (2–4 words, at most 12 characters) that contain the
-        word ``term``, with their weighted counts, in order of first occurrence."""
-        lex = doc.lexicon
-        wid = lex.ids.get(term)
-        if wid is None:
-            return []
-        col = self._columns(lex)
-        if not (lex.column(col + ".compound")[wid] or lex.column(col + ".serial")[wid]):
-            return []  # not a word of noun runs: spare building the table
-        src, begin, end, count, words, offsets, member = self._compounds(doc)
-        k = bisect.bisect_left(words, wid)
-        if k == len(words) or words[k] != wid:
-            return []
-        tokens = (doc.title_words, doc.body_words)
-        return [("".join(tokens[src[c]][begin[c]: end[c]]), count[c]) for c in member[offsets[k]: offsets[k + 1]]]
-
-    def _compounds(self, doc: Document) -> tuple[list, ...]:
-        """The document's compounds, as lists (see :func:`.keyword_kernels.compound_table`),
-        kept with the document for the next word asked about."""
-        key = ("compounds", id(self))
-        table = doc.cache.get(key)
-        if table is None:
-            lex = doc.lexicon
-            col = self._columns(lex)
-            table = compound_table(doc.title_ids, doc.body_ids, lex.column(col + ".compound"),
-                                   lex.column(col + ".serial"), lex.column("len"),
-                                   float(self.title_weight), MAX_COMPOUND_CHARS)
-            table = doc.cache[key] = tuple(a.tolist() for a in table)
-        return table
-
     def expand(self, doc: Document, term: str, tf: float) -> str:
         """The compound ``term`` mostly occurs in (天问 → 天问二号), or ``term`` itself.
 
-        A compound replaces its word when it accounts for at least
-        ``expand_share`` of the word's occurrences, and occurs twice or more.
+        Compounds are 2–4 consecutive tokens of a noun run, at most 12
+        characters. One replaces its word when it accounts for at least
+        ``expand_share`` of the word's count ``tf`` and occurs twice or more;
+        of several, the most frequent, then the longest, then the first. The
+        rule is :func:`.keyword_kernels.expansions`', the one that expands
+        candidate words, here asked about one term.
         """
-        best, best_n = term, 0.0
-        for joined, n in self.compounds(doc, term):
-            if n >= 2 and n >= self.expand_share * tf and (n, len(joined)) > (best_n, len(best)):
-                best, best_n = joined, n
-        return best
+        lex = doc.lexicon
+        wid = lex.ids.get(term)
+        if wid is None:  # compounds are runs of the lexicon's words
+            return term
+        col = self._columns(lex)
+        found = expansions(np.array([wid], np.int64), np.array([float(tf)]), doc.title_ids, doc.body_ids,
+                           doc.column(col + ".compound"), doc.column(col + ".serial"), doc.column("len"),
+                           float(self.title_weight), MAX_COMPOUND_CHARS, float(self.expand_share))
+        if not len(found):
+            return term
+        _, src, begin, end = found[0].tolist()
+        return "".join((doc.title_words, doc.body_words)[src][begin:end])
 
     # ------------------------------------------------------------ keywords
     def __call__(self, title: str, text: str) -> list[str]:
