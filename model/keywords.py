@@ -297,8 +297,8 @@ class KeywordExtractor:
         characters. One replaces its word when it accounts for at least
         ``expand_share`` of the word's count ``tf`` and occurs twice or more;
         of several, the most frequent, then the longest, then the first. The
-        rule is :func:`.keyword_kernels.expansions`', the one that expands
-        candidate words, here asked about one term.
+        rule lives in :func:`.keyword_kernels.expansions`, which expands the
+        candidate words; here it is asked about one term.
         """
         lex = doc.lexicon
         wid = lex.ids.get(term)
