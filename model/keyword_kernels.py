@@ -230,8 +230,8 @@ def _compound_counts(title_ids, body_ids, compound, serial, length, title_weight
 @kernel
 def expansions(uniq, tf, title_ids, body_ids, compound, serial, length, title_weight, max_chars, share):
     """The compounds that candidate words ``uniq`` (ascending; weighted counts
-    ``tf``) expand to, by the rule of :meth:`.keywords.KeywordExtractor.expand`:
-    of the compounds containing the word that occur twice or more and account
+    ``tf``) expand to, by the compound rule (the one place it is written): of
+    the compounds containing the word that occur twice or more and account
     for at least ``share`` of its count, the most frequent, then the longest,
     then the first. Other arguments as :func:`_compound_counts`.
 

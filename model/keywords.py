@@ -212,13 +212,7 @@ class KeywordExtractor:
         uniq, tf, centrality, score = score_candidates(
             doc.title_ids, doc.body_ids, doc.column(col + ".cand"), prior, float(self.title_weight), int(self.window),
             float(self.textrank_weight), by_centrality)
-        expanded: dict[int, str] = {}
-        if expand:
-            tokens = (doc.title_words, doc.body_words)
-            found = expansions(uniq, tf, doc.title_ids, doc.body_ids, doc.column(col + ".compound"),
-                               doc.column(col + ".serial"), doc.column("len"), float(self.title_weight),
-                               MAX_COMPOUND_CHARS, float(self.expand_share))
-            expanded = {k: "".join(tokens[s][i:j]) for k, s, i, j in found.tolist()}
+        expanded = self._expansions(doc, uniq, tf) if expand else {}
         ids = uniq.tolist()
         spans, span_score = self._quoted(doc, ids, centrality, expanded if expand else None)
         words, n = lex.words, len(ids)
@@ -274,19 +268,19 @@ class KeywordExtractor:
         alone; None if it is no name (other characters than CJK, latin, digits,
         - and ·, or no CJK).
 
-        Kept in a bounded per-process cache, as the same names recur across a
-        run's articles and tagging is most of their cost; like the lexicon's
-        columns, computed with the settings of the extractor's first use."""
-        known = self._spans.get(span, False)
-        if known is False:
-            if len(self._spans) >= SPAN_CACHE:
-                self._spans.clear()
-            known = None
-            if _SPAN_OK.match(span) and _CJK.search(span):
-                parts = tuple(w for w, _ in self.tag(span))
-                idf = max(self._idf(p) for p in parts)
-                known = parts, idf, self._prior(idf, "nz", span in self.taxonomy_terms, parts)
-            self._spans[span] = known
+        Asked only for a span not in ``self._spans``, the bounded per-process
+        cache it is kept in (the same names recur across a run's articles and
+        tagging is most of their cost; :meth:`_quoted` reads the cache); like
+        the lexicon's columns, computed with the settings of the extractor's
+        first use."""
+        if len(self._spans) >= SPAN_CACHE:
+            self._spans.clear()
+        known = None
+        if _SPAN_OK.match(span) and _CJK.search(span):
+            parts = tuple(w for w, _ in self.tag(span))
+            idf = max(self._idf(p) for p in parts)
+            known = parts, idf, self._prior(idf, "nz", span in self.taxonomy_terms, parts)
+        self._spans[span] = known
         return known
 
     # ------------------------------------------------------------ compounds
@@ -300,18 +294,20 @@ class KeywordExtractor:
         rule lives in :func:`.keyword_kernels.expansions`, which expands the
         candidate words; here it is asked about one term.
         """
-        lex = doc.lexicon
-        wid = lex.ids.get(term)
+        wid = doc.lexicon.ids.get(term)
         if wid is None:  # compounds are runs of the lexicon's words
             return term
-        col = self._columns(lex)
-        found = expansions(np.array([wid], np.int64), np.array([float(tf)]), doc.title_ids, doc.body_ids,
-                           doc.column(col + ".compound"), doc.column(col + ".serial"), doc.column("len"),
-                           float(self.title_weight), MAX_COMPOUND_CHARS, float(self.expand_share))
-        if not len(found):
-            return term
-        _, src, begin, end = found[0].tolist()
-        return "".join((doc.title_words, doc.body_words)[src][begin:end])
+        return self._expansions(doc, np.array([wid], np.int64), np.array([float(tf)])).get(0, term)
+
+    def _expansions(self, doc: Document, uniq: np.ndarray, tf: np.ndarray) -> dict[int, str]:
+        """Word number ``k`` of ``uniq`` (ids, ascending; counts ``tf``) → the compound
+        it expands to, for the words that expand."""
+        col = self._columns(doc.lexicon)
+        found = expansions(uniq, tf, doc.title_ids, doc.body_ids, doc.column(col + ".compound"),
+                           doc.column(col + ".serial"), doc.column("len"), float(self.title_weight),
+                           MAX_COMPOUND_CHARS, float(self.expand_share))
+        tokens = (doc.title_words, doc.body_words)
+        return {k: "".join(tokens[s][i:j]) for k, s, i, j in found.tolist()}
 
     # ------------------------------------------------------------ keywords
     def __call__(self, title: str, text: str) -> list[str]:

@@ -246,8 +246,7 @@ class Summariser:
         and gigabytes for a book-length text."""
         spans = doc.sentence_spans
         # events are told with figures and names: dates, amounts, places, organisations
-        facts, heading = sentence_marks(doc.codes, spans, digits(),
-                                        bool(self.fact_weight))
+        facts, heading = sentence_marks(doc.codes, spans, digits(), bool(self.fact_weight))
         idf = self._idf_column(doc)
 
         def scored(a: int, b: int):  # sentences a..b-1, and the tokens inside them

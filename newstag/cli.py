@@ -411,13 +411,13 @@ def predict(
         results = tag_records(records, tagger=tagger, model_path=model, jobs=jobs, dask=dask, top_k=top_k,
                               min_score=min_score, with_text=fmt == "seed", explain=explain_, labels_only=labels_only,
                               preformat=fmt == "jsonl" and (jobs > 1 or bool(dask)))
-    except (PipelineError, KeyboardInterrupt) as exc:  # (workers start here; Ctrl-C while they get ready)
+    except BaseException as exc:  # workers start here: they cannot, or Ctrl-C while they get ready
         if err_stream:  # nothing was tagged: leave no empty error file behind
             err_stream.close()
             Path(errors).unlink(missing_ok=True)
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        _die(str(exc))
+        if isinstance(exc, PipelineError):
+            _die(str(exc))
+        raise
     interrupted = False
     try:
         with _output(out) as stream, _progress(None, "tagging", quiet) as bar:
