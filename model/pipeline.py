@@ -23,6 +23,7 @@ only when one of these is used.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import itertools
@@ -97,6 +98,20 @@ def tag_chunk(tagger, records: list[Record], top_k: int | None = None, min_score
     return [preformatted(r) for r in out] if preformat else out
 
 
+def settle_gc() -> None:
+    """Garbage collection for a process that does nothing but tag (the CLI, a
+    ``--jobs`` worker): what is alive now, the model above all, is frozen out of
+    it, and collections come about 30 times less often.
+
+    Tagging makes no reference cycles (tested): its garbage goes by reference
+    counting, and the collector's passes only walked live objects, a full pass
+    all of the model's. On 20 MB of corpus articles this took the time spent
+    collecting from 0.37 s to 0.05 s of about 8 s. Not for a library call: the
+    settings are the whole process's."""
+    gc.freeze()
+    gc.set_threshold(20000, 20, 10)
+
+
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
     it = iter(records)
     while chunk := list(itertools.islice(it, size)):
@@ -141,6 +156,7 @@ def _worker_main(conn, model_path: str | None, options: dict, inherited=()) -> N
             tagger = load(model_path)
         except Exception as exc:  # reported with the first chunk
             error = f"worker cannot load the model: {exc}"
+    settle_gc()  # (forked: again, for what the parent made since, the machine code above all)
     try:
         while (task := conn.recv()) is not None:
             number, chunk = task

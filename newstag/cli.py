@@ -378,7 +378,7 @@ def predict(
     "technologies": [...], "keywords": [...], "summary": [...]}; a failed input
     gives {"id", "source", "error"}. Exit status 0 only if nothing failed.
     """
-    from .model.pipeline import PipelineError, tag_records
+    from .model.pipeline import PipelineError, settle_gc, tag_records
     from .model.reader import read_articles
     from .model.writers import FORMATS, SeedDirWriter, Writer, jsonl_line
 
@@ -395,6 +395,7 @@ def predict(
     if jobs < 1:
         _die("--jobs must be at least 1")
     tagger = _load_model(model)  # verify before reading anything, and fail fast
+    settle_gc()
     if explain_ and (jobs > 1 or dask or fmt != "jsonl"):
         _die("--explain works with --format jsonl and --jobs 1 (not --dask)")
     err_stream = None

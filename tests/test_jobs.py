@@ -73,6 +73,30 @@ def test_workers_copied_from_the_command_write_what_one_process_writes(cli, mixe
     assert r2.stderr.count("newstag: ") == 1 and "articles.jsonl:71" in r2.stderr, r2.stderr
 
 
+def test_tagging_makes_no_reference_cycles(mixed_input):
+    """`newstag predict` makes garbage collection rare (``settle_gc``), which is
+    only safe while reading, tagging and formatting leave nothing for it to
+    collect: all their garbage goes by reference counting."""
+    import gc
+
+    import newstag
+    from newstag.model import kernels
+    from newstag.model.writers import jsonl_line
+
+    tagger = newstag.load(SHIPPED)
+    kernels.warm(tagger)  # loading machine code makes cycles, once; so does first use
+    assert len(list(tag_records(read_articles([SEED]), tagger=tagger))) == 1
+    gc.collect()
+    gc.disable()
+    try:
+        lines = [jsonl_line(r) for r in tag_records(read_articles(mixed_input), tagger=tagger)]
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert len(lines) == 604 and sum('"error"' in x for x in lines) == 1
+    assert found == 0
+
+
 def test_workers_pull_input_lazily():
     """Only a bounded number of chunks is read ahead of the consumer, however long the input."""
     pulled = 0
