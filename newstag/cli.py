@@ -20,12 +20,17 @@ from . import __version__
 from .model import DEFAULT_MODEL
 
 
+# Whether this process runs `newstag` and nothing else (see _App.__call__).
+_PROCESS = {"ours": False}
+
+
 class _App(typer.Typer):
     """Typer, except that the console script never ends in a Python traceback:
     Ctrl-C anywhere is one line and exit status 130, and an unexpected error is
     one line and status 70 (``NEWSTAG_DEBUG=1`` shows the traceback instead)."""
 
     def __call__(self, *args, **kwargs):
+        _PROCESS["ours"] = True  # the console script (not a test runner invoking a command)
         try:
             return super().__call__(*args, **kwargs)
         except SystemExit as exc:
@@ -395,7 +400,8 @@ def predict(
     if jobs < 1:
         _die("--jobs must be at least 1")
     tagger = _load_model(model)  # verify before reading anything, and fail fast
-    settle_gc()
+    if _PROCESS["ours"]:
+        settle_gc()
     if explain_ and (jobs > 1 or dask or fmt != "jsonl"):
         _die("--explain works with --format jsonl and --jobs 1 (not --dask)")
     err_stream = None

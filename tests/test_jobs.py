@@ -97,6 +97,18 @@ def test_tagging_makes_no_reference_cycles(mixed_input):
     assert found == 0
 
 
+def test_predict_invoked_inside_another_program_leaves_its_garbage_collector_alone(cli, tmp_path):
+    """Only the `newstag` process itself settles garbage collection (``settle_gc``):
+    the settings are process-wide, and an object frozen while alive is never
+    collected if it dies later in a cycle (a test runner's fixtures, say)."""
+    import gc
+
+    before = gc.get_threshold(), gc.get_freeze_count()
+    r = cli("predict", SEED, "--out", tmp_path / "out.jsonl")
+    assert r.exit_code == 0, r.stderr
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
 def test_workers_pull_input_lazily():
     """Only a bounded number of chunks is read ahead of the consumer, however long the input."""
     pulled = 0
