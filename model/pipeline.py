@@ -102,12 +102,14 @@ def settle_gc() -> None:
     """Garbage collection for a process that does nothing but tag (the
     ``newstag`` command, a ``--jobs`` worker): what is alive now, the model
     above all, is frozen out of it (after a collection, so that no garbage is
-    frozen with it), and collections come about 30 times less often.
+    frozen with it), and a young collection waits for about 30 times as many
+    new objects as by default.
 
     Tagging makes no reference cycles (tested): its garbage goes by reference
     counting, and the collector's passes only walked live objects, a full pass
-    all of the model's. On 20 MB of corpus articles this took the time spent
-    collecting from 0.37 s to 0.05 s of about 8 s.
+    all of the model's. On 20 MB of corpus articles: 91 young collections
+    instead of 590, no full one while tagging instead of 4, and 0.05 s
+    collecting instead of 0.37 s of about 8 s.
 
     Only where newstag owns the process: the settings are the whole
     process's, and an object alive now that dies later in a cycle (common in
