@@ -34,26 +34,30 @@ from __future__ import annotations
 import math
 import re
 from functools import partial
+from itertools import accumulate
 
 import numpy as np
 
-from .document import END_MARKS, MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
+from . import kernels
+from .document import CHAR_KINDS, END_MARKS, MIN_SENTENCE, SENTENCE_END, Document, Lexicon, own_document
 from .normalise import normalise
-from .summary_kernels import (clause_information, digits, is_heading, sentence_marks, sentence_scores, spread,
-                              with_figures)
+from .point_kernels import CLAUSE_ENDS, points
+from .point_kernels import END_PUNCT as _END_PUNCT
+from .point_kernels import QUOTES as _QUOTES
+from .summary_kernels import (clause_information, digit_table, digits, is_heading, sentence_marks, sentence_scores,
+                              spread, with_figures)
 from .tokenize import is_content
 
 # sentences in one TextRank graph (see Summariser.scores); the longest story
 # of the corpus has 104, and of the unlabelled stories 625
 GRAPH_SENTENCES = 256
-_QUOTES = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("（", "）"), ("(", ")"))
 _OPENERS = frozenset(a for a, _ in _QUOTES)
 _CLOSERS = frozenset(b for _, b in _QUOTES)
-_CLAUSE_END = re.compile(r"(?<=[，；;：:])|(?<=,)(?!\d)")
-_END_PUNCT = "。！？!?；;，,：:、"
+_CLAUSE_END = re.compile(rf"(?<=[{CLAUSE_ENDS}])|(?<=,)(?!\d)")
 # opening clauses that carry no event: dates, sources, reporters, "近日"
+# (matched at a sentence's start with match(text, start, end): no "^", which would not match there)
 _LEAD_IN = re.compile(
-    r"^(?:(?:今天|昨天|明天|今年|去年|近日|日前|目前|当前|当天|此前|随后|同时|此外|另外|其中|与此同时|"
+    r"(?:(?:今天|昨天|明天|今年|去年|近日|日前|目前|当前|当天|此前|随后|同时|此外|另外|其中|与此同时|"
     r"据悉|据了解|记者了解到|本周|上周|近期|眼下)(?:[（(][^）)]{1,12}[）)])?[上下中晚早]?[午间]?|"
     r"\d{1,2}月\d{1,2}日[上下中晚早]?[午间]?|\d{1,2}日[上下中晚早]?[午间]?|"
     r"记者从[^，,。]{1,24}(?:了解|获悉|得知)到?|记者[^，,。]{0,10}(?:了解|获悉|看到|注意到)到?|"
@@ -68,11 +72,17 @@ def sentences(text: str) -> list[str]:
 def strip_lead_in(sentence: str, min_rest: int = 12) -> str:
     """Drop opening clauses that carry no event (dates, sources, 近日, 记者…了解到)."""
     s = sentence.strip()
+    return s[lead_in_end(s, 0, len(s), min_rest):]
+
+
+def lead_in_end(text: str, start: int, end: int, min_rest: int = 12) -> int:
+    """Where the stripped sentence ``text[start:end]`` goes on after its lead-in
+    clauses (``start`` if it has none); at least ``min_rest`` characters stay."""
     while True:
-        m = _LEAD_IN.match(s)
-        if not m or len(s) - m.end() < min_rest:
-            return s
-        s = s[m.end():]
+        m = _LEAD_IN.match(text, start, end)
+        if not m or end - m.end() < min_rest:
+            return start
+        start = m.end()
 
 
 def clauses(sentence: str) -> list[str]:
@@ -336,6 +346,27 @@ class Summariser:
             info = [x if k >= 0 else self.information(c) for x, k, c in zip(info, at, parts)]
         return info
 
+    def _compiled_points(self, doc: Document, picked: list[int], terms: list[str]) -> list[str] | None:
+        """The points of :meth:`summarise` in one compiled call (see :mod:`.point_kernels`),
+        the same as the Python loop below makes; None where that loop must make them."""
+        spans = doc.sentence_spans
+        # where each sentence needed (the picked ones, the ones after them) starts
+        # without its lead-in (sentences are stripped already: see .document_kernels.cuts)
+        lead = spans[:, 0].copy()
+        sentence, text = spans.tolist(), doc.text
+        for i in {k for i in picked for k in (i, i + 1) if k < len(sentence)}:
+            lead[i] = lead_in_end(text, *sentence[i])
+        term_start = np.array([0, *accumulate(map(len, terms))], np.int64)
+        out, bounds = points(doc.codes, spans, np.array(picked, np.int64), lead,
+                             np.frombuffer("".join(terms).encode("utf-32-le"), np.uint32), term_start,
+                             doc.body_ids, doc.starts, self._idf_column(doc), digit_table(), CHAR_KINDS,
+                             self.limit, self.merge, self.compress)
+        if bounds[0] < 0:
+            return None
+        text = out.tobytes().decode("utf-32-le")
+        at = bounds.tolist()
+        return [text[a:b] for a, b in zip(at, at[1:])]
+
     def __call__(self, title: str, text: str) -> list[str]:
         return self.summarise(self.document(title, text))
 
@@ -347,6 +378,10 @@ class Summariser:
         if self.topics and self.keywords is not None and picked:
             extract = getattr(self.keywords, "extract", None)
             terms = extract(doc) if extract is not None else self.keywords(doc.title, doc.text)
+        if kernels.is_compiled() and picked and len(doc.sentences[0]) == len(sents):
+            out = self._compiled_points(doc, picked, terms)
+            if out is not None:
+                return out
         out, used = [], set()
         for n, i in enumerate(picked, 1):
             weights = partial(self._clause_information, doc, i) if self.compress else None

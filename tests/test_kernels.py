@@ -2,6 +2,7 @@
 bit for bit, and a short run never pays for numba."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -47,6 +48,63 @@ def test_compiled_and_interpreted_kernels_give_identical_output(sample, keep_mod
             assert np.array_equal(a.scores[name], b.scores[name]), (title, name)
     # the sample exercises what the kernels do: passages, summaries, keywords
     assert any(len(p.summary) >= 4 for p in fast) and any(len(p.keywords) == 5 for p in fast)
+
+
+# sentences that take the summary points' rarer paths: a list longer than a
+# point, cut after its last 、 that fits; a sentence with no break at all, cut
+# hard; a cut that leaves an opening quote unpaired; figures whose thousands
+# separator is no clause break
+# (two lists: items of 7 and of 8 characters, so that one of them is not
+# cut right at a 、 whatever the topic's length)
+_LISTS = ["、".join(["人工智能芯片制", "量子计算机研制", "工业机器人制造", "新能源汽车产业"] * 3) + "等产业加快发展",
+          "、".join(["人工智能芯片设计", "量子计算机的研制", "工业机器人的制造", "新能源汽车的产业"] * 3) + "等产业加快发展"]
+_UNBROKEN = "人形机器人在工厂里完成搬运和质检任务并且持续改进方法提高效率达到目标" * 2
+_QUOTED = "“芯片产业联盟在北京成立，首批成员包括三十家企业，覆盖设计、制造、封装和测试等环节，联盟将推动标准制定，”"
+_FIGURES = "另一句话，1,000家企业，2,500亿元投资，将在明年落地"
+HARD = [("机器人", f"（{_UNBROKEN}。短句在此。下一句很短，但是也有内容。"),
+        ("芯片", f"今天上午，{_QUOTED}记者了解到。{_FIGURES}。")]
+HARD += [("人工智能芯片", f"据新华社报道，{listed}。第二句话讲的是别的事情，与前面没有关系。") for listed in _LISTS]
+
+
+def test_summary_points_take_their_rare_paths_alike_compiled_and_interpreted(keep_mode):
+    runs = {}
+    for mode in ("python", "compiled"):
+        kernels.set_mode(mode)
+        runs[mode] = [p.summary for p in newstag.load(SHIPPED).predict_many(HARD)]
+    assert runs["python"] == runs["compiled"]
+    unbroken, quoted, *listed = ([point.split(". ", 1)[1].split("：", 1)[-1] for point in s] for s in runs["compiled"])
+    # a list: cut after a whole item, leaving more than half of the room used
+    for whole, cut in zip(_LISTS, listed):
+        assert whole.startswith(cut[0]) and whole[len(cut[0])] == "、" and 30 <= len(cut[0]) < 60
+    # no break at all: cut hard at the room the topic leaves (60 - topic - "：")
+    topic = runs["compiled"][0][0].split(". ", 1)[1].split("：", 1)[0]
+    assert unbroken[0] == _UNBROKEN[: 60 - len(topic) - 1]
+    # the cut quote loses its unpaired opening mark; the figures stay whole
+    assert _QUOTED.startswith("“" + quoted[0]) and not quoted[0].startswith("“")
+    assert "1,000家企业" in quoted[1] and "2,500亿元" in quoted[1]
+
+
+# clauses of 30 and 29 characters: the second fits a 60-character point only
+# without its comma, which a cut drops
+_TWO_CLAUSES = "人工智能大模型在制造业的应用正在从试点走向规模化推广的新阶段，" \
+               "算力基础设施建设持续推进并为大模型训练和推理提供有力的支撑，专家表示前景广阔。"
+
+
+@pytest.mark.parametrize("compress, merge", [(False, True), (True, False)])
+def test_summary_points_alike_with_other_settings(keep_mode, compress, merge):
+    """The summariser's other settings (trailing clauses go first; no taking in
+    the next sentence) give the same points compiled and interpreted."""
+    articles = HARD + [("大模型", f"{_TWO_CLAUSES}短句。"), ("", "短。今天上午，会议召开。会议在北京召开，讨论了人工智能的发展。")]
+    runs = {}
+    for mode in ("python", "compiled"):
+        kernels.set_mode(mode)
+        summariser = copy.copy(newstag.load(SHIPPED).summariser)
+        summariser.compress, summariser.merge = compress, merge
+        summariser.topics = False  # (the whole 60 characters for the text)
+        runs[mode] = [summariser(title, text) for title, text in articles]
+    assert runs["python"] == runs["compiled"]
+    if not compress:  # the two clauses are kept, their second without its comma
+        assert any(point.endswith("有力的支撑") for point in runs["compiled"][-2])
 
 
 def _run(code: str, env_mode: str | None = None) -> subprocess.CompletedProcess:
