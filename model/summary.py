@@ -44,8 +44,8 @@ from .normalise import normalise
 from .point_kernels import CLAUSE_ENDS, points
 from .point_kernels import END_PUNCT as _END_PUNCT
 from .point_kernels import QUOTES as _QUOTES
-from .summary_kernels import (clause_information, digit_table, digits, is_heading, sentence_marks, sentence_scores,
-                              spread, with_figures)
+from .summary_kernels import (clause_information, digit_table, digits, is_heading, pick_sentences, sentence_marks,
+                              sentence_scores, spread, with_figures)
 from .tokenize import is_content
 
 # sentences in one TextRank graph (see Summariser.scores); the longest story
@@ -277,15 +277,26 @@ class Summariser:
     # ------------------------------------------------------------ points
     def select(self, doc: Document) -> tuple[list[str], list[int]]:
         """The article's sentences and the indices of the picked ones, in article order."""
-        text = doc.text
-        sents, spans = doc.sentences
-        if len(sents) <= 1:
-            sents = sents or ([text.strip()] if text.strip() else [])
-            return sents, list(range(len(sents)))
-        want = min(self.max_points, n_points(len(text)))
+        sents = doc.sentences[0]
+        if not sents:  # no sentence of six characters: the whole text stands in for one
+            text = doc.text.strip()
+            return ([text], [0]) if text else ([], [])
+        return sents, self._picked(doc)
+
+    def _picked(self, doc: Document) -> list[int]:
+        """:meth:`select`'s picked sentences of an article with at least one sentence
+        (from their spans: the sentences' strings are not made)."""
+        spans = doc.sentence_spans
+        if len(spans) <= 1:
+            return [0]
+        want = min(self.max_points, n_points(len(doc.text)))
+        if self.spread and len(spans) <= GRAPH_SENTENCES and kernels.is_compiled():
+            return pick_sentences(doc.codes, spans, digits(), bool(self.fact_weight), doc.body_ids, doc.starts,
+                                  doc.title_ids, self._idf_column(doc), float(self.title_weight),
+                                  float(self.position_weight), float(self.fact_weight), want).tolist()
         score, sim = self.scores(doc)
         if self.spread:
-            return sents, spread(spans[:, 1] - spans[:, 0], score, want).tolist()
+            return spread(spans[:, 1] - spans[:, 0], score, want).tolist()
         picked: list[int] = []
         for i in np.argsort(-score, kind="stable"):
             if score[i] < -5 and picked:
@@ -295,7 +306,7 @@ class Summariser:
             picked.append(int(i))
             if len(picked) == want:
                 break
-        return sents, sorted(picked)
+        return sorted(picked)
 
     def _point(self, sents: list[str], i: int, picked: list[int], weights):
         """Sentence ``i`` as a point: a function of the limit, the sentence trimmed
@@ -373,15 +384,18 @@ class Summariser:
     def summarise(self, doc: Document) -> list[str]:
         """Points of a segmented article (see :class:`.document.Document`)."""
         doc.refresh()
-        sents, picked = self.select(doc)
+        compiled = kernels.is_compiled() and len(doc.sentence_spans) > 0
+        # (compiled, the points are made from the sentences' spans, not their strings)
+        sents, picked = (None, self._picked(doc)) if compiled else self.select(doc)
         terms: list[str] = []
         if self.topics and self.keywords is not None and picked:
             extract = getattr(self.keywords, "extract", None)
             terms = extract(doc) if extract is not None else self.keywords(doc.title, doc.text)
-        if kernels.is_compiled() and picked and len(doc.sentences[0]) == len(sents):
+        if compiled:
             out = self._compiled_points(doc, picked, terms)
             if out is not None:
                 return out
+            sents = doc.sentences[0]
         out, used = [], set()
         for n, i in enumerate(picked, 1):
             weights = partial(self._clause_information, doc, i) if self.compress else None

@@ -435,3 +435,18 @@ def solve(A, b):
                 A[i, j] -= f * A[k, j]
             b[i] -= f * b[k]
     return _back_substitute(A, b)
+
+
+@kernel
+def pick_sentences(codes, spans, digits, facts, body_ids, starts, title_ids, idf_col, title_weight,
+                   position_weight, fact_weight, want):
+    """:func:`spread`'s picks among an article's sentences scored by
+    :func:`sentence_scores` in one graph (the whole of :meth:`.summary.Summariser.select`
+    for an article of at most ``GRAPH_SENTENCES`` sentences), in one call.
+    Arguments as those functions'; ``facts``: whether facts count (``fact_weight`` > 0)."""
+    fact_at, heading = sentence_marks(codes, spans, digits, facts)
+    k0 = np.searchsorted(starts, spans[0, 0])
+    k1 = np.searchsorted(starts, spans[len(spans) - 1, 1])
+    score, _ = sentence_scores(body_ids[k0:k1], starts[k0:k1], spans, title_ids, idf_col, fact_at, heading,
+                               title_weight, position_weight, fact_weight, 0)
+    return spread(spans[:, 1] - spans[:, 0], score, want)
