@@ -364,19 +364,18 @@ class Summariser:
         # where each sentence needed (the picked ones, the ones after them) starts
         # without its lead-in (sentences are stripped already: see .document_kernels.cuts)
         lead = spans[:, 0].copy()
-        sentence, text = spans.tolist(), doc.text
-        for i in {k for i in picked for k in (i, i + 1) if k < len(sentence)}:
-            lead[i] = lead_in_end(text, *sentence[i])
+        bounds = spans.tolist()
+        for i in {k for i in picked for k in (i, i + 1) if k < len(bounds)}:
+            lead[i] = lead_in_end(doc.text, *bounds[i])
         term_start = np.array([0, *accumulate(map(len, terms))], np.int64)
-        out, bounds = points(doc.codes, spans, np.array(picked, np.int64), lead,
-                             np.frombuffer("".join(terms).encode("utf-32-le"), np.uint32), term_start,
-                             doc.body_ids, doc.starts, self._idf_column(doc), digit_table(), CHAR_KINDS,
-                             self.limit, self.merge, self.compress)
-        if bounds[0] < 0:
+        out, ends = points(doc.codes, spans, np.array(picked, np.int64), lead,
+                           np.frombuffer("".join(terms).encode("utf-32-le"), np.uint32), term_start,
+                           doc.body_ids, doc.starts, self._idf_column(doc), digit_table(), CHAR_KINDS,
+                           self.limit, self.merge, self.compress)
+        if ends[0] < 0:
             return None
-        text = out.tobytes().decode("utf-32-le")
-        at = bounds.tolist()
-        return [text[a:b] for a, b in zip(at, at[1:])]
+        joined, at = out.tobytes().decode("utf-32-le"), ends.tolist()
+        return [joined[a:b] for a, b in zip(at, at[1:])]
 
     def __call__(self, title: str, text: str) -> list[str]:
         return self.summarise(self.document(title, text))
