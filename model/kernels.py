@@ -19,6 +19,11 @@ than NumPy's vectorised ``exp``/``log``), and ``tests/test_kernels.py``
 checks it on the corpus. So when the switch happens can change speed only,
 never output (``--jobs``, Dask partitions and chunk sizes stay invisible).
 
+A kernel that Python calls is never called by another kernel: shared code
+is an ``inline=True`` kernel that both inline. (Loaded from numba's cache, a
+kernel that another module's kernel called could no longer return its
+arrays to Python once that kernel had loaded: "descr is NULL".)
+
 ``NEWSTAG_KERNELS`` overrides the rule: ``python`` never compiles,
 ``compiled`` compiles from the start, ``auto`` (the default) as above.
 """

@@ -20,7 +20,7 @@ import numpy as np
 
 from .document_kernels import END_MARKS, SPACE
 from .kernels import kernel
-from .summary_kernels import _PUNCT_CODES, HEADING_CHARS, _member, clause_information
+from .summary_kernels import _PUNCT_CODES, HEADING_CHARS, _member, clause_weights
 
 # quote marks a cut may leave unpaired at either end; end punctuation a point drops
 QUOTES = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("（", "）"), ("(", ")"))
@@ -271,7 +271,7 @@ def points(codes, spans, picked, lead, terms, term_start, body_ids, starts, idf_
                         length[q - 1] = part_hi[q] - part_lo[q]
                         if at[q - 1] < 0:
                             return np.zeros(0, np.uint32), np.full(1, -1, np.int64)
-                    info = clause_information(body_ids, starts, idf_col, s_lo, at, length, codes, digits)
+                    info = clause_weights(body_ids, starts, idf_col, s_lo, at, length, codes, digits)
                     density = np.empty(n_parts - 1)
                     for q in range(n_parts - 1):
                         density[q] = -info[q] / length[q]

@@ -67,6 +67,11 @@ def sentence_marks(codes, spans, digits, facts):
     :data:`FACT` matches (none unless ``facts``), and per sentence (``spans``:
     ``(n, 2)`` offsets) whether it is a heading (:func:`is_heading`).
     ``digits``: :func:`digit_table`."""
+    return _marks(codes, spans, digits, facts)
+
+
+@kernel(inline=True)
+def _marks(codes, spans, digits, facts):
     n = len(codes)
     at = np.empty(n, np.int64)
     m = 0
@@ -261,6 +266,13 @@ def sentence_scores(body_ids, starts, spans, title_ids, idf_col, fact_at, headin
     ``first`` + the sentence's place in ``spans`` (``spans`` may be a stretch of
     an article's sentences starting at its sentence ``first``).
     """
+    return _scores(body_ids, starts, spans, title_ids, idf_col, fact_at, heading, title_weight, position_weight,
+                   fact_weight, first)
+
+
+@kernel(inline=True)
+def _scores(body_ids, starts, spans, title_ids, idf_col, fact_at, heading, title_weight, position_weight, fact_weight,
+            first):
     n = spans.shape[0]
     # the content tokens inside sentences, then the title's as row n
     n_tok = len(body_ids)
@@ -317,6 +329,11 @@ def spread(lengths, score, want):
     """Indices (ascending) of the best sentence in each of ``want`` stretches of
     about equal length (by ``lengths``); a stretch whose sentences all score
     -5 or less gives none."""
+    return _spread(lengths, score, want)
+
+
+@kernel(inline=True)
+def _spread(lengths, score, want):
     sizes = np.cumsum(lengths).astype(np.float64)
     bounds = sizes[-1] * np.arange(1, want) / want
     part = np.searchsorted(bounds, sizes - lengths / 2.0)
@@ -334,6 +351,11 @@ def clause_idf_mass(body_ids, starts, idf_col, base, at, length):
     :meth:`.summary.Summariser.information`). Clause ``c``'s words are the
     body's tokens (``body_ids``/``starts``) starting in
     ``[base + at[c], base + at[c] + length[c])``; ``idf_col``: IDF per word id."""
+    return _idf_mass(body_ids, starts, idf_col, base, at, length)
+
+
+@kernel(inline=True)
+def _idf_mass(body_ids, starts, idf_col, base, at, length):
     out = np.empty(len(at))
     for c in range(len(at)):
         k0 = np.searchsorted(starts, base + at[c])
@@ -374,7 +396,13 @@ def clause_information(body_ids, starts, idf_col, base, at, length, codes, digit
     figure (a ``\\d`` character: ``codes``, the body's code points, at
     ``base + at[c]``; ``digits``: :func:`digit_table`). A clause with ``at[c]`` < 0
     gets its mass only (the caller measures it otherwise)."""
-    mass = clause_idf_mass(body_ids, starts, idf_col, base, at, length)
+    return clause_weights(body_ids, starts, idf_col, base, at, length, codes, digits)
+
+
+@kernel(inline=True)
+def clause_weights(body_ids, starts, idf_col, base, at, length, codes, digits):
+    """:func:`clause_information`, inlined into a kernel that calls it."""
+    mass = _idf_mass(body_ids, starts, idf_col, base, at, length)
     for c in range(len(at)):
         if at[c] < 0:
             continue
@@ -444,9 +472,10 @@ def pick_sentences(codes, spans, digits, facts, body_ids, starts, title_ids, idf
     :func:`sentence_scores` in one graph (the whole of :meth:`.summary.Summariser.select`
     for an article of at most ``GRAPH_SENTENCES`` sentences), in one call.
     Arguments as those functions'; ``facts``: whether facts count (``fact_weight`` > 0)."""
-    fact_at, heading = sentence_marks(codes, spans, digits, facts)
+    # (the kernels' inline bodies: see .kernels on a kernel that Python calls)
+    fact_at, heading = _marks(codes, spans, digits, facts)
     k0 = np.searchsorted(starts, spans[0, 0])
     k1 = np.searchsorted(starts, spans[len(spans) - 1, 1])
-    score, _ = sentence_scores(body_ids[k0:k1], starts[k0:k1], spans, title_ids, idf_col, fact_at, heading,
-                               title_weight, position_weight, fact_weight, 0)
-    return spread(spans[:, 1] - spans[:, 0], score, want)
+    score, _ = _scores(body_ids[k0:k1], starts[k0:k1], spans, title_ids, idf_col, fact_at, heading,
+                       title_weight, position_weight, fact_weight, 0)
+    return _spread(spans[:, 1] - spans[:, 0], score, want)
