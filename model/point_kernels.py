@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .document_kernels import END_MARKS, SPACE
+from .document_kernels import END_MARKS, SPACE, _kind
 from .kernels import kernel
 from .summary_kernels import _PUNCT_CODES, HEADING_CHARS, _member, clause_weights
 
@@ -42,16 +42,11 @@ def _n_digits(number):
 
 
 @kernel(inline=True)
-def _space(kinds, c):
-    return c < len(kinds) and (kinds[c] & SPACE) != 0
-
-
-@kernel(inline=True)
 def _strip(heap, lo, hi, kinds):
     """``str.strip()``: the range without white space at either end."""
-    while lo < hi and _space(kinds, heap[lo]):
+    while lo < hi and _kind(kinds, heap[lo]) & SPACE:
         lo += 1
-    while hi > lo and _space(kinds, heap[hi - 1]):
+    while hi > lo and _kind(kinds, heap[hi - 1]) & SPACE:
         hi -= 1
     return lo, hi
 
