@@ -57,3 +57,21 @@ def test_a_word_expands_to_the_compound_it_mostly_occurs_in():
     once = arts["cctv-20250530-00"]
     assert count(once, "天问二号") == 1
     assert extractor.expand(extractor.document(once["title"], once["text"]), "天问", 0.5) == "天问"
+
+
+def test_a_quoted_word_expands_like_a_candidate_word():
+    """A quoted span that is a word of the lexicon but no candidate (高质量 is a
+    stop word) expands by the same rule, next to a quoted span that is no word
+    (“四个统一”), which keeps its own spelling: the two spans' numbers must not
+    be mixed up when their expansions are looked up together with the words'."""
+    tagger = newstag.load(SHIPPED)
+    extractor = tagger.keyword_extractor
+    title = "长三角谈一体化"
+    # 高质量 occurs 6 times (once quoted), 5 of them in 高质量发展: 5 >= 0.8 × 6
+    text = ("长三角坚持“四个统一”，推动高质量发展。高质量发展是首要任务，各地把高质量发展落到实处。"
+            "专家说，“高质量”三个字，落脚点在高质量发展，在高质量发展中创新。")
+    doc = extractor.document(title, text)
+    assert extractor.expand(doc, "高质量", text.count("高质量")) == "高质量发展"
+    keywords = tagger.predict_one(title, text).keywords
+    assert "高质量发展" in keywords and "高质量" not in keywords, keywords
+    assert "四个统一" in keywords, keywords
