@@ -315,21 +315,18 @@ class KeywordExtractor:
         once whatever the number of words asked about (each word's answer
         depends on its own count alone)."""
         span_numbers, span_ids, span_tf = spans
-        numbers = None
+        numbers = range(len(uniq))  # the kernel's k → the number asked about
         if len(span_ids):
             # the kernel wants its words ascending: asked in that order, answered by number
             ids = np.concatenate((uniq, np.asarray(span_ids, np.int64)))
             order = ids.argsort(kind="stable")
             uniq, tf = ids[order], np.concatenate((tf, np.asarray(span_tf, np.float64)))[order]
-            numbers = (list(range(len(order) - len(span_ids))) + list(span_numbers))
-            numbers = [numbers[k] for k in order.tolist()]
+            numbers = np.concatenate((numbers, np.asarray(span_numbers, np.int64)))[order].tolist()
         col = self._columns(doc.lexicon)
         found = expansions(uniq, tf, doc.title_ids, doc.body_ids, doc.column(col + ".compound"),
                            doc.column(col + ".serial"), doc.column("len"), float(self.title_weight),
                            MAX_COMPOUND_CHARS, float(self.expand_share))
         tokens = (doc.title_words, doc.body_words)
-        if numbers is None:
-            return {k: "".join(tokens[s][i:j]) for k, s, i, j in found.tolist()}
         return {numbers[k]: "".join(tokens[s][i:j]) for k, s, i, j in found.tolist()}
 
     # ------------------------------------------------------------ keywords
