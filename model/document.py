@@ -171,38 +171,45 @@ class Lexicon:
         if w.full:
             self._local.words = _Words(w.generation + 1)
 
-    def encode(self, text: str) -> tuple[list[str], np.ndarray]:
-        """Segment folded ``text``: ``(tokens, ids)`` (all tokens, punctuation included)."""
+    def encode(self, text: str) -> np.ndarray:
+        """The ids of the segments of folded ``text`` (all of them, punctuation included)."""
         return self.encode_many([text])[0]
 
-    def encode_many(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+    def encode_many(self, texts: list[str]) -> list[np.ndarray]:
         """:meth:`encode` of several texts; the words new to the lexicon are learned
-        together (learning has a cost per call, whatever the number of words)."""
-        cut = self.tokenizer.raw
-        tokens = [cut(text) if text else [] for text in texts]
-        flat = list(chain.from_iterable(tokens))
-        ids = self._ids(flat, texts)
-        unknown = np.flatnonzero(ids < 0)
-        if len(unknown):  # words never seen in this thread (after a while, rare)
-            at = unknown.tolist()
-            self.learn([flat[i] for i in at])
-            known = self.ids
-            ids[at] = [known[flat[i]] for i in at]
-        ends = np.cumsum([len(words) for words in tokens]).tolist()
-        # each text's ids: a view of the batch's array (slices cost less than np.split's)
-        return [(words, ids[a:b]) for words, a, b in zip(tokens, [0] + ends[:-1], ends)]
+        together (learning has a cost per call, whatever the number of words).
 
-    def _ids(self, flat: list[str], texts: list[str]) -> np.ndarray:
-        """The ids of the words ``flat`` (the tokens of ``texts``), -1 for a word not known yet."""
+        Each text's segments become ids as soon as it is cut, and only the
+        unknown ones are kept: a batch's few hundred thousand segment strings
+        alive at once made segmenting half as slow again (memory freshly
+        touched rather than reused)."""
+        cut = self.tokenizer.raw
+        out, unknown = [], []
+        for k, text in enumerate(texts):
+            words = cut(text) if text else []
+            ids = self._ids(words, text)
+            if len(ids) and ids.min() < 0:  # words never seen in this thread (after a while, rare)
+                at = np.flatnonzero(ids < 0).tolist()
+                unknown.append((k, at, [words[i] for i in at]))
+            out.append(ids)
+        if unknown:
+            self.learn([word for _, _, words in unknown for word in words])
+            known = self.ids
+            for k, at, words in unknown:
+                out[k][at] = [known[word] for word in words]
+        return out
+
+    def _ids(self, words: list[str], text: str) -> np.ndarray:
+        """The ids of the segments ``words`` of ``text``, -1 for a word not known yet."""
         known = self.ids
-        if not kernels.is_compiled() or any("\0" in t for t in texts):  # (NUL separates the tokens below)
-            return np.fromiter(map(known.get, flat, repeat(-1)), np.int64, len(flat))
+        if not kernels.is_compiled() or "\0" in text:  # (NUL separates the tokens below)
+            return np.fromiter(map(known.get, words, repeat(-1)), np.int64, len(words))
         w = self._w
         if w.hashed < len(w.words) or not len(w.table):
             self._hash_new_words(w)
-        if not flat:
+        if not words:
             return np.zeros(0, np.int64)
-        return word_ids(np.frombuffer(("\0".join(flat) + "\0").encode("utf-32-le"), np.uint32),
+        return word_ids(np.frombuffer(("\0".join(words) + "\0").encode("utf-32-le"), np.uint32),
                         w.table, w.keys, w.key_start)
 
     @staticmethod
@@ -266,9 +273,23 @@ class Document:
     def _encode(self) -> None:
         self._take(*self.lexicon.encode_many([self.body_f, self.title_f]))
 
-    def _take(self, body: tuple[list[str], np.ndarray], title: tuple[list[str], np.ndarray]) -> None:
+    def _take(self, body_ids: np.ndarray, title_ids: np.ndarray) -> None:
         self._words = self.lexicon._w  # whose ids these are: this thread's, this generation's
-        (self.body_words, self.body_ids), (self.title_words, self.title_ids) = body, title
+        self.body_ids, self.title_ids = body_ids, title_ids
+
+    def words(self, ids: np.ndarray) -> list[str]:
+        """The words of ``ids`` (this document's: e.g. a slice of :attr:`body_ids`)."""
+        vocab = self._words.words
+        return [vocab[i] for i in ids.tolist()]
+
+    @property
+    def body_words(self) -> list[str]:
+        """The body's segments (made from :attr:`body_ids`: segmenting keeps no strings)."""
+        return self.words(self.body_ids)
+
+    @property
+    def title_words(self) -> list[str]:
+        return self.words(self.title_ids)
 
     def refresh(self) -> "Document":
         """Re-encode if the ids are not the current thread's current ones: the lexicon

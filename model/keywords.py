@@ -326,8 +326,8 @@ class KeywordExtractor:
         found = expansions(uniq, tf, doc.title_ids, doc.body_ids, doc.column(col + ".compound"),
                            doc.column(col + ".serial"), doc.column("len"), float(self.title_weight),
                            MAX_COMPOUND_CHARS, float(self.expand_share))
-        tokens = (doc.title_words, doc.body_words)
-        return {numbers[k]: "".join(tokens[s][i:j]) for k, s, i, j in found.tolist()}
+        parts = (doc.title_ids, doc.body_ids)
+        return {numbers[k]: "".join(doc.words(parts[s][i:j])) for k, s, i, j in found.tolist()}
 
     # ------------------------------------------------------------ keywords
     def __call__(self, title: str, text: str) -> list[str]:
