@@ -22,6 +22,7 @@ import numpy as np
 
 from . import kernels
 from .document_kernels import CHAR_KINDS, CLOSING_QUOTES, END_MARKS, cuts, insert_words, word_ids
+from .segment_kernels import segment_ids
 from .normalise import fold
 from .tokenize import Tokenizer, is_content
 
@@ -183,6 +184,10 @@ class Lexicon:
         unknown ones are kept: a batch's few hundred thousand segment strings
         alive at once made segmenting half as slow again (memory freshly
         touched rather than reused)."""
+        if kernels.is_compiled():
+            segmenter = self.tokenizer.compiled()
+            if segmenter is not None:
+                return self._encode_compiled(texts, segmenter)
         cut = self.tokenizer.raw
         out, unknown = [], []
         for k, text in enumerate(texts):
@@ -198,6 +203,31 @@ class Lexicon:
             for k, at, words in unknown:
                 out[k][at] = [known[word] for word in words]
         return out
+
+    def _encode_compiled(self, texts: list[str], segmenter) -> list[np.ndarray]:
+        """:meth:`encode_many` by :func:`.segment_kernels.segment_ids`: the same
+        segments as the tokeniser's (tested), cut and looked up in one call for
+        the whole batch; only unknown words are made into strings."""
+        w = self._w
+        if w.hashed < len(w.words) or not len(w.table):
+            self._hash_new_words(w)
+        joined = "".join(texts)
+        codes = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+        off = np.zeros(len(texts) + 1, np.int64)
+        off[1:] = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
+        ends, ids, tok_off, missing = segment_ids(codes, off, *segmenter.arrays, w.table, w.keys, w.key_start)
+        if missing:  # words never seen in this thread (after a while, rare)
+            at = np.flatnonzero(ids < 0)
+            starts = np.empty(len(ends), np.int64)
+            starts[1:] = ends[:-1]
+            first = tok_off[:-1][tok_off[:-1] < len(ends)]  # each text's first token starts the text
+            starts[first] = off[:-1][tok_off[:-1] < len(ends)]
+            words = [joined[a:b] for a, b in zip(starts[at].tolist(), ends[at].tolist())]
+            self.learn(words)
+            known = self.ids
+            ids[at] = [known[word] for word in words]
+        bounds = tok_off.tolist()
+        return [ids[a:b] for a, b in zip(bounds, bounds[1:])]
 
     def _ids(self, words: list[str], text: str) -> np.ndarray:
         """The ids of the segments ``words`` of ``text``, -1 for a word not known yet."""

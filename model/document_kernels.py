@@ -66,6 +66,26 @@ def insert_words(table, keys, key_start, first, last):
         table[slot] = w
 
 
+@kernel(inline=True)
+def find_word(codes, lo, hi, table, keys, key_start):
+    """The id of the word ``codes[lo:hi]`` in ``table`` (see :func:`insert_words`), -1 if none."""
+    mask = len(table) - 1
+    slot = _hash(codes, lo, hi) & mask
+    while table[slot] >= 0:
+        w = table[slot]
+        a, b = key_start[w], key_start[w + 1]
+        if b - a == hi - lo:
+            same = True
+            for i in range(hi - lo):
+                if keys[a + i] != codes[lo + i]:
+                    same = False
+                    break
+            if same:
+                return w
+        slot = (slot + 1) & mask
+    return -1
+
+
 @kernel
 def word_ids(codes, table, keys, key_start):
     """Ids of the tokens in ``codes`` (uint32 code points, each token followed
@@ -75,27 +95,11 @@ def word_ids(codes, table, keys, key_start):
         if c == 0:
             n += 1
     ids = np.empty(n, np.int64)
-    mask = len(table) - 1
     k, lo = 0, 0
     for hi in range(len(codes)):
         if codes[hi] != 0:
             continue
-        slot = _hash(codes, lo, hi) & mask
-        found = -1
-        while table[slot] >= 0:
-            w = table[slot]
-            a, b = key_start[w], key_start[w + 1]
-            if b - a == hi - lo:
-                same = True
-                for i in range(hi - lo):
-                    if keys[a + i] != codes[lo + i]:
-                        same = False
-                        break
-                if same:
-                    found = w
-                    break
-            slot = (slot + 1) & mask
-        ids[k] = found
+        ids[k] = find_word(codes, lo, hi, table, keys, key_start)
         k += 1
         lo = hi + 1
     return ids

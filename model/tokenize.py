@@ -74,12 +74,35 @@ class Tokenizer:
         self.user_words = tuple(sorted({w for w in user_words if len(w) > 1}))
         self._cut = None
         self._tag = None
+        self._compiled = None
 
-    def _init(self):
+    def dictionary_words(self) -> list[str]:
+        """The user words the segmenter's dictionary gets (with frequency 20,000)."""
         # Only terms with a CJK character: latin runs are kept whole by the
         # segmenter anyway, while a latin alias in the dictionary cuts product
         # names apart (seedance → se|eda|nce makes "eda" fire 半导体).
-        words = [w for w in self.user_words if not re.search(r"\s", w) and _CJK.search(w)]
+        return [w for w in self.user_words if not re.search(r"\s", w) and _CJK.search(w)]
+
+    def compiled(self):
+        """The :class:`.segmenter.Segmenter` that gives this tokeniser's segments
+        from compiled code (see :mod:`.segment_kernels`), or None for a backend
+        it does not reproduce (jieba's own rules differ in details)."""
+        if self.backend != "rjieba" or self._compiled is False:
+            return None
+        if self._compiled is None:
+            from .segmenter import Segmenter
+
+            segmenter = Segmenter(self.dictionary_words())
+            if not segmenter.agrees(self.raw):
+                print("newstag: the installed rjieba segments differently from newstag's compiled copy of it; "
+                      "using rjieba itself (slower)", file=sys.stderr)
+                self._compiled = False
+                return None
+            self._compiled = segmenter
+        return self._compiled
+
+    def _init(self):
+        words = self.dictionary_words()
         if self.backend == "jieba":
             import jieba
 
@@ -109,7 +132,11 @@ class Tokenizer:
 
     def __getstate__(self):
         # the segmenter is rebuilt in each worker process rather than pickled
-        return {"backend": self.backend, "user_words": self.user_words, "_cut": None, "_tag": None}
+        return {"backend": self.backend, "user_words": self.user_words, "_cut": None, "_tag": None,
+                "_compiled": None}
+
+    def __setstate__(self, state):
+        self.__dict__.update({"_compiled": None, **state})  # (bundles pickled before it had one)
 
     def raw(self, text: str) -> list[str]:
         """All segments, punctuation included (for keyword and sentence work)."""

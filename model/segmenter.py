@@ -1,0 +1,179 @@
+"""rjieba's segmentation as arrays for :mod:`.segment_kernels`.
+
+A :class:`Segmenter` holds jieba's dictionary (``dict.txt``, which rjieba
+embeds too) with a model's taxonomy terms added as rjieba's ``add_word``
+adds them, and jieba's HMM probabilities, in the layout the compiled
+segmenter reads. Building it from the text files takes about 2.5 s, so the
+arrays (about 19 MB) are kept in a cache file (``model/__pycache__`` or, if
+that is not writable, the user's cache folder), keyed by a hash of
+everything they are made from; later processes load them in about 15 ms.
+``make install`` builds it (by warming the kernels).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .segment_kernels import ALNUM, BLOCK, HMM_HAN, MIN_FLOAT, fill_trie
+
+FORMAT = 1  # bump when the arrays change meaning
+USER_FREQ = 20000  # the frequency Tokenizer gives taxonomy terms
+_CLASSES_UP_TO = 0x30000  # past it no code point is a block character or a digit
+# jieba-rs's block characters (RE_HAN_DEFAULT)
+_BLOCK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+                 (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0x2CEB0, 0x2EBEF), (0x2F800, 0x2FA1F))
+_HMM_RANGE = (0x4E00, 0x9FD5)  # the HMM's ideographs (its RE_HAN)
+_STATES = "BEMS"  # jieba-rs's state numbers: B 0, E 1, M 2, S 3
+
+
+def _jieba_files() -> list[Path]:
+    import jieba
+
+    folder = Path(jieba.__file__).parent
+    return [folder / "dict.txt"] + [folder / "finalseg" / f"prob_{p}.p" for p in ("start", "trans", "emit")]
+
+
+def _cache_dirs() -> list[Path]:
+    here = Path(__file__).parent / "__pycache__"
+    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newstag"
+    return [here, user, Path(tempfile.gettempdir()) / "newstag-cache"]
+
+
+# What :meth:`Segmenter.agrees` cuts both ways: each rule of .segment_kernels at least once
+_CHECK = ("我们中出了一个叛徒", "他来到了网易杭研大厦", "小明硕士毕业于中国科学院计算所，后在日本京都大学深造",
+          "更新时间:2023-09-04t14:19 总台cctv-8k超高清频道, 增长3.5%，gpt-4o与l-sar 01组卫星, abc- x_y",
+          "第一行\r\n第二行  两个空格\t制表", "emoji👪与罕见字\u3400\u4dbf和\U00020000、\u9fd6字", "abc网球拍卖会def", "")
+
+
+class Segmenter:
+    """The dictionary trie, character classes and HMM tables of :func:`.segment_kernels.segment_ids`.
+
+    Parameters
+    ----------
+    user_words : iterable of str
+        Words added with frequency 20,000 (a model's taxonomy terms, as
+        :class:`.tokenize.Tokenizer` adds them to rjieba).
+    """
+
+    def __init__(self, user_words: Iterable[str] = ()):
+        self.user_words = tuple(sorted(set(user_words)))
+        files = _jieba_files()
+        h = hashlib.sha256(f"{FORMAT}\n".encode())
+        for f in files:
+            h.update(f.read_bytes())
+        h.update("\n".join(self.user_words).encode("utf-8"))
+        self.key = h.hexdigest()[:16]
+        self.arrays = self._cached() or self._build(files)
+
+    def segment(self, texts: list[str]) -> list[list[str]]:
+        """The segments of each of ``texts`` (strings: for checks, not for speed)."""
+        from .segment_kernels import segment_ids
+
+        joined = "".join(texts)
+        off = np.concatenate([[0], np.cumsum([len(t) for t in texts])]).astype(np.int64)
+        no_lexicon = (np.full(1, -1, np.int64), np.zeros(0, np.uint32), np.zeros(1, np.int64))
+        ends, _, tok_off, _ = segment_ids(np.frombuffer(joined.encode("utf-32-le"), np.uint32), off,
+                                          *self.arrays, *no_lexicon)
+        out = []
+        for t in range(len(texts)):
+            e = ends[tok_off[t]: tok_off[t + 1]].tolist()
+            out.append([joined[a:b] for a, b in zip([int(off[t])] + e[:-1], e)])
+        return out
+
+    def agrees(self, cut) -> bool:
+        """Whether ``cut`` (rjieba's, with the same user words) gives the same
+        segments on a sample exercising every rule: a guard against an rjieba
+        release whose rules differ from the ones compiled here."""
+        return self.segment(list(_CHECK)) == [cut(t) for t in _CHECK]
+
+    def _cached(self) -> tuple | None:
+        for folder in _cache_dirs():
+            path = folder / f"segmenter-{self.key}.npz"
+            if path.is_file():
+                try:
+                    with np.load(path) as z:
+                        return self._pack({name: z[name] for name in z.files})
+                except (OSError, ValueError, KeyError):
+                    continue  # a damaged cache file: build afresh
+        return None
+
+    def _build(self, files: list[Path]) -> tuple:
+        freq: dict[str, int] = {}
+        with open(files[0], encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split()
+                if parts:
+                    freq[parts[0]] = int(parts[1]) if len(parts) > 1 else 0
+        for word in self.user_words:
+            freq[word] = USER_FREQ
+        logtotal = math.log(sum(freq.values()))
+        # every word and word prefix is a trie node; a prefix before its extensions
+        nodes = set(freq)
+        for word in freq:
+            nodes.update(word[:k] for k in range(1, len(word)))
+        order = sorted(nodes, key=lambda w: (len(w), w))
+        node = {w: i for i, w in enumerate(order)}
+        logp = np.array([math.log(freq[w]) - logtotal if freq.get(w, 0) > 0 else 0.0 for w in order])
+        is_word = np.array([freq.get(w, 0) > 0 for w in order])
+        root = np.full(_CLASSES_UP_TO, -1, np.int32)
+        longer = [w for w in order if len(w) > 1]
+        for w in order:
+            if len(w) == 1 and ord(w) < _CLASSES_UP_TO:
+                root[ord(w)] = node[w]
+        size = 1 << (2 * len(longer)).bit_length()  # at most half full
+        tkeys, tvals = np.full(size, -1, np.int64), np.full(size, -1, np.int32)
+        fill_trie(tkeys, tvals, np.array([node[w[:-1]] * 0x110000 + ord(w[-1]) for w in longer], np.int64),
+                  np.array([node[w] for w in longer], np.int32))
+        arrays = {"root": root, "tkeys": tkeys, "tvals": tvals, "logp": logp, "is_word": is_word,
+                  "unknown": np.array([0.0 - logtotal]), "cls": self._classes()}
+        arrays.update(self._hmm(files[1:]))
+        self._save(arrays)
+        return self._pack(arrays)
+
+    @staticmethod
+    def _classes() -> np.ndarray:
+        cls = np.zeros(_CLASSES_UP_TO, np.uint8)
+        for lo, hi in _BLOCK_RANGES:
+            cls[lo: min(hi, _CLASSES_UP_TO - 1) + 1] |= BLOCK
+        for ch in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
+            cls[ord(ch)] |= BLOCK | ALNUM
+        for ch in "+#&._%-":
+            cls[ord(ch)] |= BLOCK
+        cls[_HMM_RANGE[0]: _HMM_RANGE[1] + 1] |= HMM_HAN
+        return cls
+
+    @staticmethod
+    def _hmm(files: list[Path]) -> dict[str, np.ndarray]:
+        start_p, trans_p, emit_p = (pickle.loads(f.read_bytes()) for f in files)
+        start = np.array([start_p.get(s, MIN_FLOAT) for s in _STATES])
+        trans = np.array([[trans_p.get(a, {}).get(b, MIN_FLOAT) for b in _STATES] for a in _STATES])
+        emit = np.full((4, _HMM_RANGE[1] - _HMM_RANGE[0] + 1), MIN_FLOAT)
+        for y, s in enumerate(_STATES):
+            for ch, p in emit_p.get(s, {}).items():
+                if len(ch) == 1 and _HMM_RANGE[0] <= ord(ch) <= _HMM_RANGE[1]:
+                    emit[y, ord(ch) - _HMM_RANGE[0]] = p
+        return {"start": start, "trans": trans, "emit": emit}
+
+    def _save(self, arrays: dict[str, np.ndarray]) -> None:
+        for folder in _cache_dirs():
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
+                with os.fdopen(fd, "wb") as fh:
+                    np.savez(fh, **arrays)
+                os.replace(tmp, folder / f"segmenter-{self.key}.npz")
+                return
+            except OSError:
+                continue  # read-only: the next folder (or none: built again next time)
+
+    @staticmethod
+    def _pack(a: dict[str, np.ndarray]) -> tuple:
+        return (a["cls"], a["root"], a["tkeys"], a["tvals"], a["logp"], a["is_word"], float(a["unknown"][0]),
+                a["emit"], a["start"], a["trans"])
