@@ -63,7 +63,18 @@ class Kernel:
 
     def __call__(self, *args):
         if _state["compiled"]:
-            return self.jit(*args) if self.ready else self._first_call(args)
+            try:
+                return self.jit(*args) if self.ready else self._first_call(args)
+            except SystemError as exc:
+                # Ctrl-C during a kernel is handled when the kernel boxes its first
+                # returned array, in Python; numba's tuple boxing then reports a
+                # SystemError, which a caller's `except Exception` would swallow
+                cause = exc.__cause__ or exc.__context__
+                while cause is not None and not isinstance(cause, KeyboardInterrupt):
+                    cause = cause.__cause__ or cause.__context__
+                if cause is not None:
+                    raise KeyboardInterrupt from None
+                raise
         return self.python(*args)
 
     def _first_call(self, args):

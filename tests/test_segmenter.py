@@ -104,3 +104,28 @@ def test_the_cache_file_is_rebuilt_when_damaged(tokenizer, tmp_path, monkeypatch
     other = mod.Segmenter(words[:-1])  # other user words: another file
     assert len(list(tmp_path.glob("segmenter-*.npz"))) == 2
     assert not np.array_equal(other.arrays[4], first.arrays[4])
+
+
+def test_ctrl_c_during_a_kernel_is_a_keyboard_interrupt(tokenizer):
+    """Ctrl-C while a compiled kernel runs surfaces when the kernel boxes its
+    results; for a kernel returning a tuple numba reports it as a SystemError,
+    which tagging's per-batch `except Exception` used to swallow (a Ctrl-C lost).
+    It must come out as KeyboardInterrupt."""
+    import os
+    import signal
+    import threading
+
+    from newstag import load
+
+    lex = load(SHIPPED).featurizer.lexicon
+    texts = _texts(limit=0) * 4  # the corpus 4 times: one segment_ids call of about a second
+    lex.encode_many(texts[:10])  # (compiled and warm)
+    timer = threading.Timer(0.05, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lex.encode_many(texts)
+            for _ in range(10_000_000):  # (a late signal is raised here instead)
+                pass
+    finally:
+        timer.cancel()
