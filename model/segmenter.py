@@ -22,10 +22,10 @@ from typing import Iterable
 import numpy as np
 
 from .segment_kernels import ALNUM, BLOCK, HMM_HAN, MIN_FLOAT, fill_trie
+from .tokenize import USER_WORD_FREQ
 
 FORMAT = 1  # bump when the arrays change meaning
-USER_FREQ = 20000  # the frequency Tokenizer gives taxonomy terms
-_CLASSES_UP_TO = 0x30000  # past it no code point is a block character or a digit
+_CLASSES_UP_TO = 0x30000  # past it no code point is a block character (nor starts a dictionary word)
 # jieba-rs's block characters (RE_HAN_DEFAULT)
 _BLOCK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
                  (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0x2CEB0, 0x2EBEF), (0x2F800, 0x2FA1F))
@@ -58,7 +58,7 @@ class Segmenter:
     Parameters
     ----------
     user_words : iterable of str
-        Words added with frequency 20,000 (a model's taxonomy terms, as
+        Words added with frequency ``USER_WORD_FREQ`` (a model's taxonomy terms, as
         :class:`.tokenize.Tokenizer` adds them to rjieba).
     """
 
@@ -112,7 +112,7 @@ class Segmenter:
                 if parts:
                     freq[parts[0]] = int(parts[1]) if len(parts) > 1 else 0
         for word in self.user_words:
-            freq[word] = USER_FREQ
+            freq[word] = USER_WORD_FREQ
         logtotal = math.log(sum(freq.values()))
         # every word and word prefix is a trie node; a prefix before its extensions
         nodes = set(freq)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 BACKENDS = ("jieba", "rjieba")
+USER_WORD_FREQ = 20000  # the dictionary frequency of the user words (taxonomy terms): they stay whole
 
 # A token is kept if it has a CJK ideograph or a latin letter; punctuation,
 # whitespace and bare numbers carry no topic.
@@ -77,7 +78,7 @@ class Tokenizer:
         self._compiled = None
 
     def dictionary_words(self) -> list[str]:
-        """The user words the segmenter's dictionary gets (with frequency 20,000)."""
+        """The user words the segmenter's dictionary gets (with frequency ``USER_WORD_FREQ``)."""
         # Only terms with a CJK character: latin runs are kept whole by the
         # segmenter anyway, while a latin alias in the dictionary cuts product
         # names apart (seedance → se|eda|nce makes "eda" fire 半导体).
@@ -109,7 +110,7 @@ class Tokenizer:
             jieba.setLogLevel(logging.WARNING)
             tok = jieba.Tokenizer()
             for w in words:
-                tok.add_word(w, freq=20000)
+                tok.add_word(w, freq=USER_WORD_FREQ)
             self._cut = lambda text: tok.lcut(text, HMM=True)
 
             pos = None
@@ -126,7 +127,7 @@ class Tokenizer:
         else:
             tok = _rjieba_class()()
             for w in words:
-                tok.add_word(w, 20000, None)
+                tok.add_word(w, USER_WORD_FREQ, None)
             self._cut = tok.cut
             self._tag = tok.tag
 
