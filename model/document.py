@@ -15,14 +15,13 @@ from __future__ import annotations
 import re
 import threading
 from functools import cached_property
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Callable
 
 import numpy as np
 
 from . import kernels
 from .document_kernels import CHAR_KINDS, CLOSING_QUOTES, END_MARKS, cuts, insert_words, word_ids
-from .segment_kernels import segment_ids
 from .normalise import fold
 from .tokenize import Tokenizer, is_content
 
@@ -208,21 +207,11 @@ class Lexicon:
         """:meth:`encode_many` by :func:`.segment_kernels.segment_ids`: the same
         segments as the tokeniser's (tested), cut and looked up in one call for
         the whole batch; only unknown words are made into strings."""
-        w = self._w
-        if w.hashed < len(w.words) or not len(w.table):
-            self._hash_new_words(w)
-        joined = "".join(texts)
-        codes = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
-        off = np.zeros(len(texts) + 1, np.int64)
-        off[1:] = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
-        ends, ids, tok_off, missing = segment_ids(codes, off, *segmenter.arrays, w.table, w.keys, w.key_start)
+        joined, ends, ids, tok_off, missing = segmenter.run(texts, self._lookup())
         if missing:  # words never seen in this thread (after a while, rare)
             at = np.flatnonzero(ids < 0)
-            starts = np.empty(len(ends), np.int64)
-            starts[1:] = ends[:-1]
-            first = tok_off[:-1][tok_off[:-1] < len(ends)]  # each text's first token starts the text
-            starts[first] = off[:-1][tok_off[:-1] < len(ends)]
-            words = [joined[a:b] for a, b in zip(starts[at].tolist(), ends[at].tolist())]
+            starts = np.where(at > 0, ends[at - 1], 0)  # (tokens follow one another without gaps)
+            words = [joined[a:b] for a, b in zip(starts.tolist(), ends[at].tolist())]
             self.learn(words)
             known = self.ids
             ids[at] = [known[word] for word in words]
@@ -234,13 +223,16 @@ class Lexicon:
         known = self.ids
         if not kernels.is_compiled() or "\0" in text:  # (NUL separates the tokens below)
             return np.fromiter(map(known.get, words, repeat(-1)), np.int64, len(words))
+        if not words:
+            return np.zeros(0, np.int64)
+        return word_ids(np.frombuffer(("\0".join(words) + "\0").encode("utf-32-le"), np.uint32), *self._lookup())
+
+    def _lookup(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's compiled lookup ``(table, keys, key_start)``, holding every word it knows."""
         w = self._w
         if w.hashed < len(w.words) or not len(w.table):
             self._hash_new_words(w)
-        if not words:
-            return np.zeros(0, np.int64)
-        return word_ids(np.frombuffer(("\0".join(words) + "\0").encode("utf-32-le"), np.uint32),
-                        w.table, w.keys, w.key_start)
+        return w.table, w.keys, w.key_start
 
     @staticmethod
     def _hash_new_words(w: _Words) -> None:

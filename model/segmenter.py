@@ -5,8 +5,9 @@ embeds too) with a model's taxonomy terms added as rjieba's ``add_word``
 adds them, and jieba's HMM probabilities, in the layout the compiled
 segmenter reads. Building it from the text files takes about 2.5 s, so the
 arrays (about 19 MB) are kept in a cache file (``model/__pycache__`` or, if
-that is not writable, the user's cache folder), keyed by a hash of
-everything they are made from; later processes load them in about 15 ms.
+that is not writable, the user's cache folder), keyed by what they are made
+from (jieba's files by path, size and time; the user words); later
+processes load them in about 15 ms.
 ``make install`` builds it (by warming the kernels).
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .segment_kernels import ALNUM, BLOCK, HMM_HAN, MIN_FLOAT, fill_trie
+from .segment_kernels import ALNUM, BLOCK, HMM_HAN, MIN_FLOAT, fill_trie, segment_ids
 from .tokenize import USER_WORD_FREQ
 
 FORMAT = 1  # bump when the arrays change meaning
@@ -31,6 +32,7 @@ _BLOCK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000,
                  (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0x2CEB0, 0x2EBEF), (0x2F800, 0x2FA1F))
 _HMM_RANGE = (0x4E00, 0x9FD5)  # the HMM's ideographs (its RE_HAN)
 _STATES = "BEMS"  # jieba-rs's state numbers: B 0, E 1, M 2, S 3
+_NO_LEXICON = (np.full(1, -1, np.int64), np.zeros(0, np.uint32), np.zeros(1, np.int64))  # every id -1
 
 
 def _jieba_files() -> list[Path]:
@@ -65,27 +67,32 @@ class Segmenter:
     def __init__(self, user_words: Iterable[str] = ()):
         self.user_words = tuple(sorted(set(user_words)))
         files = _jieba_files()
+        # the files by path, size and time (hashing their 5.6 MB cost up to 80 ms of each start)
         h = hashlib.sha256(f"{FORMAT}\n".encode())
         for f in files:
-            h.update(f.read_bytes())
+            st = f.stat()
+            h.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         h.update("\n".join(self.user_words).encode("utf-8"))
         self.key = h.hexdigest()[:16]
         self.arrays = self._cached() or self._build(files)
 
+    def run(self, texts: list[str], lexicon: tuple = _NO_LEXICON) -> tuple:
+        """:func:`.segment_kernels.segment_ids` on ``texts`` joined, with ``lexicon``'s
+        ``(table, keys, key_start)``: ``(joined, ends, ids, tok_off, missing)``.
+        Tokens cover the joined text without gaps: token ``q`` is
+        ``joined[ends[q - 1]:ends[q]]`` (from 0 for the first)."""
+        joined = "".join(texts)
+        off = np.zeros(len(texts) + 1, np.int64)
+        off[1:] = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
+        codes = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+        return (joined, *segment_ids(codes, off, *self.arrays, *lexicon))
+
     def segment(self, texts: list[str]) -> list[list[str]]:
         """The segments of each of ``texts`` (strings: for checks, not for speed)."""
-        from .segment_kernels import segment_ids
-
-        joined = "".join(texts)
-        off = np.concatenate([[0], np.cumsum([len(t) for t in texts])]).astype(np.int64)
-        no_lexicon = (np.full(1, -1, np.int64), np.zeros(0, np.uint32), np.zeros(1, np.int64))
-        ends, _, tok_off, _ = segment_ids(np.frombuffer(joined.encode("utf-32-le"), np.uint32), off,
-                                          *self.arrays, *no_lexicon)
-        out = []
-        for t in range(len(texts)):
-            e = ends[tok_off[t]: tok_off[t + 1]].tolist()
-            out.append([joined[a:b] for a, b in zip([int(off[t])] + e[:-1], e)])
-        return out
+        joined, ends, _, tok_off, _ = self.run(texts)
+        bounds = [0] + ends.tolist()
+        return [[joined[a:b] for a, b in zip(bounds[lo: hi], bounds[lo + 1: hi + 1])]
+                for lo, hi in zip(tok_off[:-1].tolist(), tok_off[1:].tolist())]
 
     def agrees(self, cut) -> bool:
         """Whether ``cut`` (rjieba's, with the same user words) gives the same

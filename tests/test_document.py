@@ -319,8 +319,9 @@ def test_compiled_clause_information_counts_figures_as_the_regex_does(tagger, ar
 
 
 def test_compiled_word_lookup_gives_the_dicts_ids(articles, kernel_mode):
-    """Compiled, the lexicon looks token ids up in its own hash table (model/document_kernels.py);
-    the ids must be the dict's for every token, as the table grows and after restarts."""
+    """Compiled, the lexicon looks token ids up in its own hash table (model/document_kernels.py,
+    here through the compiled segmenter); the ids must be the dict's for every token, as the
+    table grows and after restarts."""
     from newstag import load
 
     with open(CORPUS / "corpus.jsonl", encoding="utf-8") as fh:
@@ -331,7 +332,7 @@ def test_compiled_word_lookup_gives_the_dicts_ids(articles, kernel_mode):
     small.max_words = 4000  # starts afresh (a new table) several times
     big = load(SHIPPED).featurizer.lexicon  # learns the whole corpus: the table is rebuilt larger
     runs = [(small, [a["text"] for a in articles[:120]] + odd + [a["title"] for a in articles[:120]]),
-            (big, odd + corpus + ["含\0空字符的文本。"])]  # (NUL: that batch takes the dict)
+            (big, odd + corpus + ["含\0空字符的文本。"])]
     for lex, texts in runs:
         for lo in range(0, len(texts), 32):
             lex.checkpoint()
@@ -342,6 +343,24 @@ def test_compiled_word_lookup_gives_the_dicts_ids(articles, kernel_mode):
                 assert ids.tolist() == [lex.ids[w] for w in words], text[:20]
     assert small.generation >= 2
     assert len(big.ids) > 2 ** 15  # past the first table's half (see Lexicon._hash_new_words)
+
+
+def test_compiled_word_lookup_of_jieba_tokens(articles, kernel_mode):
+    """The jieba backend has no compiled segmenter: its tokens are joined and looked up
+    by word_ids (a text holding a NUL by the dict); the same ids as the dict's."""
+    from newstag import load
+    from newstag.model.document import Lexicon
+    from newstag.model.tokenize import Tokenizer
+
+    kernel_mode("compiled")
+    lex = Lexicon(Tokenizer("jieba", load(SHIPPED).featurizer.tokenizer.user_words), max_words=3000)
+    texts = [a["text"] for a in articles[:40]] + ["", "含\0空字符的文本。", "同一个词同一个词"]
+    for lo in range(0, len(texts), 8):
+        lex.checkpoint()
+        batch = texts[lo: lo + 8]
+        for text, ids in zip(batch, lex.encode_many(batch)):
+            assert ids.tolist() == [lex.ids[w] for w in lex.tokenizer.raw(text)] if text else ids.size == 0
+    assert lex.generation >= 1
 
 
 def test_words_tagged_together_get_the_flags_they_get_alone(tagger, articles):
