@@ -26,7 +26,7 @@ import numpy as np
 from .segment_kernels import ALNUM, BLOCK, HMM_HAN, MIN_FLOAT, fill_trie, segment_ids
 from .tokenize import USER_WORD_FREQ
 
-FORMAT = 1  # bump when the arrays change meaning
+FORMAT = 2  # bump when the arrays change meaning
 _CLASSES_UP_TO = 0x30000  # past it no code point is a block character (nor starts a dictionary word)
 # jieba-rs's block characters (RE_HAN_DEFAULT)
 _BLOCK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
@@ -104,9 +104,12 @@ class Segmenter:
         release whose rules differ from the ones compiled here."""
         return self.segment(list(_CHECK)) == [cut(t) for t in _CHECK]
 
+    def _file_name(self) -> str:
+        return f"segmenter-{FORMAT}-{self.key}.npz"
+
     def _cached(self) -> tuple | None:
         for folder in _cache_dirs():
-            path = folder / f"segmenter-{self.key}.npz"
+            path = folder / self._file_name()
             if path.is_file():
                 try:
                     with np.load(path) as z:
@@ -140,9 +143,13 @@ class Segmenter:
                 root[ord(w)] = node[w]
         size = 1 << (2 * len(longer)).bit_length()  # at most half full
         tkeys, tvals = np.full(size, -1, np.int64), np.full(size, -1, np.int32)
-        fill_trie(tkeys, tvals, np.array([node[w[:-1]] * 0x110000 + ord(w[-1]) for w in longer], np.int64),
-                  np.array([node[w] for w in longer], np.int32))
-        arrays = {"root": root, "tkeys": tkeys, "tvals": tvals, "logp": logp, "is_word": is_word,
+        steps = np.array([node[w[:-1]] * 0x110000 + ord(w[-1]) for w in longer], np.int64)
+        fill_trie(tkeys, tvals, steps, np.array([node[w] for w in longer], np.int32))
+        # each node's children's code points modulo 64, as bits (see .segment_kernels)
+        kids = np.zeros(len(order), np.uint64)
+        bits = np.left_shift(np.uint64(1), (steps % 0x110000 & 63).astype(np.uint64))
+        np.bitwise_or.at(kids, steps // 0x110000, bits)
+        arrays = {"root": root, "tkeys": tkeys, "tvals": tvals, "logp": logp, "is_word": is_word, "kids": kids,
                   "unknown": np.array([0.0 - logtotal]), "cls": self._classes()}
         arrays.update(self._hmm(files[1:]))
         self._save(arrays)
@@ -179,12 +186,16 @@ class Segmenter:
                 fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
                 with os.fdopen(fd, "wb") as fh:
                     np.savez(fh, **arrays)
-                os.replace(tmp, folder / f"segmenter-{self.key}.npz")
+                os.replace(tmp, folder / self._file_name())
+                # files of earlier formats are never read again (19 MB each)
+                for old in folder.glob("segmenter-*.npz"):
+                    if not old.name.startswith(f"segmenter-{FORMAT}-"):
+                        old.unlink(missing_ok=True)
                 return
             except OSError:
                 continue  # read-only: the next folder (or none: built again next time)
 
     @staticmethod
     def _pack(a: dict[str, np.ndarray]) -> tuple:
-        return (a["cls"], a["root"], a["tkeys"], a["tvals"], a["logp"], a["is_word"], float(a["unknown"][0]),
-                a["emit"], a["start"], a["trans"])
+        return (a["cls"], a["root"], a["tkeys"], a["tvals"], a["logp"], a["is_word"], a["kids"],
+                float(a["unknown"][0]), a["emit"], a["start"], a["trans"])

@@ -90,12 +90,17 @@ def test_a_segmenter_that_disagrees_is_not_used(tokenizer, capsys):
 
 
 def test_the_cache_file_is_rebuilt_when_damaged(tokenizer, tmp_path, monkeypatch):
-    """The arrays are cached on disk; a damaged cache file is built again, to the same arrays."""
+    """The arrays are cached on disk; a damaged cache file is built again, to the
+    same arrays. Files of an earlier format go when a new one is written."""
     from newstag.model import segmenter as mod
 
     monkeypatch.setattr(mod, "_cache_dirs", lambda: [tmp_path])
+    stale = [tmp_path / "segmenter-0123456789abcdef.npz", tmp_path / f"segmenter-{mod.FORMAT - 1}-0123456789abcdef.npz"]
+    for f in stale:
+        f.write_bytes(b"an old format")
     words = tokenizer.dictionary_words()
     first = mod.Segmenter(words)
+    assert not any(f.exists() for f in stale)
     (cached,) = tmp_path.glob("segmenter-*.npz")
     cached.write_bytes(b"not an npz file")
     again = mod.Segmenter(words)
