@@ -187,9 +187,11 @@ class Segmenter:
                 with os.fdopen(fd, "wb") as fh:
                     np.savez(fh, **arrays)
                 os.replace(tmp, folder / self._file_name())
-                # files of earlier formats are never read again (19 MB each)
+                # files of earlier formats are never read again (19 MB each); a
+                # later format's may be another install's (a shared user cache)
                 for old in folder.glob("segmenter-*.npz"):
-                    if not old.name.startswith(f"segmenter-{FORMAT}-"):
+                    version = old.name.split("-")[1]
+                    if not version.isdigit() or int(version) < FORMAT:
                         old.unlink(missing_ok=True)
                 return
             except OSError:

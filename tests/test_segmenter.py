@@ -96,11 +96,13 @@ def test_the_cache_file_is_rebuilt_when_damaged(tokenizer, tmp_path, monkeypatch
 
     monkeypatch.setattr(mod, "_cache_dirs", lambda: [tmp_path])
     stale = [tmp_path / "segmenter-0123456789abcdef.npz", tmp_path / f"segmenter-{mod.FORMAT - 1}-0123456789abcdef.npz"]
-    for f in stale:
-        f.write_bytes(b"an old format")
+    newer = tmp_path / f"segmenter-{mod.FORMAT + 1}-0123456789abcdef.npz"  # (another install's)
+    for f in stale + [newer]:
+        f.write_bytes(b"another format")
     words = tokenizer.dictionary_words()
     first = mod.Segmenter(words)
-    assert not any(f.exists() for f in stale)
+    assert not any(f.exists() for f in stale) and newer.exists()
+    newer.unlink()
     (cached,) = tmp_path.glob("segmenter-*.npz")
     cached.write_bytes(b"not an npz file")
     again = mod.Segmenter(words)
