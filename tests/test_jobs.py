@@ -71,6 +71,13 @@ def test_workers_copied_from_the_command_write_what_one_process_writes(cli, mixe
     errors = [json.loads(x) for x in err1.read_text(encoding="utf-8").splitlines()]
     assert [sorted(e) for e in errors] == [["error", "id", "source"]]
     assert r2.stderr.count("newstag: ") == 1 and "articles.jsonl:71" in r2.stderr, r2.stderr
+    # the command ends its process without the interpreter's teardown (cli._finish):
+    # nothing written to a pipe may be lost (stdout buffered, as it is by default),
+    # and the exit status stays
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    r3 = subprocess.run(cmd + ["predict", *map(str, mixed_input)], capture_output=True, timeout=300, env=env)
+    assert r3.returncode == 1 and r3.stdout == one.read_bytes()
+    assert r3.stderr.decode().endswith(f"tagged {len(one.read_bytes().splitlines()) - 1}, failed 1\n")
 
 
 def test_tagging_makes_no_reference_cycles(mixed_input):
