@@ -5,17 +5,24 @@ BIN    := $(VENV)/bin
 SHARED ?= ../shared
 SAMPLE ?= $(firstword $(wildcard $(SHARED)/seeds/*.txt) $(wildcard seeds/*.txt))
 
-.PHONY: demo test model bench install clean
+.PHONY: demo test model bench install bytecode clean
 
 # Tag a sample article with the shipped model.
-demo: $(VENV)/.installed
+demo: bytecode
 	$(BIN)/newstag predict $(SAMPLE) --format table
 
 # Run the test suite.
-test: $(VENV)/.installed
+test: bytecode
 	$(BIN)/python -m pytest -q
 
-install: $(VENV)/.installed
+install: bytecode
+
+# Byte-compile newstag's own modules (only those changed since). An editable
+# install leaves that to the first import, which never does it where
+# PYTHONDONTWRITEBYTECODE is set (as on our CI machines): every start then
+# compiled them from source, 0.1 s of each run, a quarter of a one-article one.
+bytecode: $(VENV)/.installed
+	$(BIN)/python -m compileall -q newstag model training
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +36,7 @@ $(VENV)/.installed: pyproject.toml
 model: $(VENV)/.installed
 	$(BIN)/python -m newstag.training.build_shipped --shared $(SHARED)
 
-bench: $(VENV)/.installed
+bench: bytecode
 	$(BIN)/python benchmarks/quality.py --shared $(SHARED)
 	$(BIN)/python benchmarks/speed.py --shared $(SHARED)
 

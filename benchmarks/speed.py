@@ -427,6 +427,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from newstag.model.bundle import load_bundle
 
+    # as an installed package's are (`make bytecode`): otherwise, where
+    # PYTHONDONTWRITEBYTECODE is set, each newstag process compiles them afresh
+    import compileall
+
+    for package in ("newstag", "model", "training"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+
     articles = load_articles(shared)
     r["n_corpus"] = len(articles)
     with tempfile.TemporaryDirectory(prefix="newstag-speed-") as tmp:
