@@ -4,7 +4,7 @@ A :class:`Segmenter` holds jieba's dictionary (``dict.txt``, which rjieba
 embeds too) with a model's taxonomy terms added as rjieba's ``add_word``
 adds them, and jieba's HMM probabilities, in the layout the compiled
 segmenter reads. Building it from the text files takes about 2.5 s, so the
-arrays (about 19 MB) are kept in a cache file (``model/__pycache__`` or, if
+arrays (about 23 MB) are kept in a cache file (``model/__pycache__`` or, if
 that is not writable, the user's cache folder), keyed by what they are made
 from (jieba's files by path, size and time; the user words); later
 processes load them in about 15 ms.
@@ -187,7 +187,7 @@ class Segmenter:
                 with os.fdopen(fd, "wb") as fh:
                     np.savez(fh, **arrays)
                 os.replace(tmp, folder / self._file_name())
-                # files of earlier formats are never read again (19 MB each); a
+                # files of earlier formats are never read again (about 20 MB each); a
                 # later format's may be another install's (a shared user cache)
                 for old in folder.glob("segmenter-*.npz"):
                     version = old.name.split("-")[1]
