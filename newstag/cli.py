@@ -475,9 +475,9 @@ def predict(
 def _finish(code: int) -> None:
     """End a finished ``newstag predict``: in the console script's own process,
     at once, without the interpreter's teardown, which freed the lexicon, the
-    model and numba's machine code object by object for 0.15-0.25 s after a
-    large batch (a tenth of the tagging time of 5 MB). By now the output is
-    flushed and closed, the error file closed and the workers stopped."""
+    model and numba's machine code object by object for 0.05-0.2 s after a
+    large batch. By now the output is flushed and closed, the error file
+    closed and the workers stopped."""
     if not _PROCESS["ours"]:  # (a test runner, a caller of the command function)
         if code:
             raise typer.Exit(code)
