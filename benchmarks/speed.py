@@ -33,6 +33,8 @@ Rows:
 * peak resident memory (sum over the process tree, sampled with psutil)
   while tagging a ``--big-mb`` file with ``--jobs 2``;
 * cold start: median wall time of ``newstag predict <seed>``;
+* the end-to-end rows again with ``NEWSTAG_NATIVE=off`` (numba's kernels
+  instead of the module compiled ahead of time, see model/native.py);
 * the tokeniser choice: dev micro-F1 of models trained with ``--tokenizer
   jieba`` and ``--tokenizer rjieba`` (``--no-compare`` skips it).
 
@@ -166,6 +168,7 @@ def component_rates(model: Path, texts: list[dict]) -> dict:
     interpreted = mb_of(few) / timed(lambda: tagger.predict_many(few))[1]
     kernels.set_mode("compiled")
     tagger.predict_many(pairs[:50])  # lazy tokeniser set-up, kernels compiled or loaded from the cache
+    backend = kernels.backend()
     mb = mb_of(pairs)
     spent = dict.fromkeys(("segment", "labels", "keywords", "summary"), 0.0)
     clock = time.process_time
@@ -191,7 +194,7 @@ def component_rates(model: Path, texts: list[dict]) -> dict:
     out["labels only (predict_many)"] = mb / timed(lambda: tagger.predict_many(pairs, keywords=False,
                                                                                summary=False))[1]
     out["all (predict_many), interpreted kernels"] = interpreted
-    return out
+    return out, backend
 
 
 def mb_of(pairs: list[tuple[str, str]]) -> float:
@@ -216,12 +219,14 @@ def write_fresh(shared: Path, path: Path, mb: float) -> tuple[int, float]:
     return n, size / MB
 
 
-def run_child(cmd: list[str], *, sample_rss: bool = False) -> dict:
-    """Run ``cmd``; wall and CPU seconds, and (``sample_rss``) the peak RSS summed over
-    its process tree and that peak within the first fifth of the run."""
+def run_child(cmd: list[str], *, sample_rss: bool = False, env: dict | None = None) -> dict:
+    """Run ``cmd`` (with ``env`` added to the environment); wall and CPU seconds, and
+    (``sample_rss``) the peak RSS summed over its process tree and that peak within
+    the first fifth of the run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+                            env={**os.environ, **(env or {})})
     trace: list[tuple[float, int]] = []
     if sample_rss:
         import psutil
@@ -305,7 +310,12 @@ def render(r: dict) -> str:
                      f"{mbps:.2f} MB/s, {aps:.0f} articles/s{cpu}",
                      vs_jieba(mbps, p, base)
                      + (f"; {r['mb'] / p['cpu'] / p.get('base_cpu', base_cpu):.1f}× in CPU time" if jobs == 1 else "")))
-    rows.append(("`--jobs 2` output identical to `--jobs 1`", "yes" if r["identical"] else "**NO**", ""))
+    for jobs, p in r.get("numba", {}).items():
+        mbps = r["mb"] / p["wall"]
+        rows.append((f"the same, `--jobs {jobs}`, with numba's kernels (`NEWSTAG_NATIVE=off`)",
+                     f"{mbps:.2f} MB/s, {r['n'] / p['wall']:.0f} articles/s", vs_jieba(mbps, p, base)))
+    rows.append(("`--jobs 2` output identical to `--jobs 1`" + (" (and to numba's)" if "numba" in r else ""),
+                 "yes" if r["identical"] else "**NO**", ""))
     for jobs, p in r.get("labels_only", {}).items():
         mbps = r["mb"] / p["wall"]
         rows.append((f"`newstag predict --labels-only --jobs {jobs}` end to end",
@@ -333,8 +343,10 @@ def render(r: dict) -> str:
         f"{r['load'][1]:.1f} at the end (a shared machine: wall-clock rates vary between runs; ratios in CPU "
         f"time are steadier). Texts: the {r['n_corpus']} `corpus.jsonl` articles repeated to {r['mb']:.1f} MB of "
         f"article text ({r['n']} articles, {r['file_mb']:.1f} MB of JSONL); baseline sample "
-        f"{r['tok']['sample_mb']:.1f} MB. Model: `{r['model']}` (tokeniser {r['tokenizer']}). "
-        f"Command: `{r['command']}`.",
+        f"{r['tok']['sample_mb']:.1f} MB. Model: `{r['model']}` (tokeniser {r['tokenizer']}). Kernels: "
+        + ("the native module compiled ahead of time (`make native`). " if r.get("kernels") == "native"
+           else f"{r.get('kernels', '?')} (no native module built). ")
+        + f"Command: `{r['command']}`.",
         "",
         "The ratio column gives each end-to-end row's ratio to plain jieba measured right before and after "
         "it, then (in brackets) to the run's mean jieba rate."
@@ -448,14 +460,16 @@ def main(argv: list[str] | None = None) -> int:
         say(f"baseline: jieba / rjieba on {args.sample_mb} MB")
         r["tok"] = tokenizer_rates(texts)
         say("components in process")
-        r["components"] = component_rates(model, sample(articles, min(args.sample_mb, 2)))
+        r["components"], r["kernels"] = component_rates(model, sample(articles, min(args.sample_mb, 2)))
+        if r["kernels"] != "native":
+            say("no native kernels built for this source (make native): the rows run numba's")
 
         # each end-to-end row between two runs of plain jieba (see the docstring)
         base_texts = sample(articles, args.base_mb)
         r["adjacent"] = [jieba_rate(base_texts)]
 
-        def row(cmd: list[str]) -> dict:
-            res = run_child(cmd)
+        def row(cmd: list[str], env: dict | None = None) -> dict:
+            res = run_child(cmd, env=env)
             r["adjacent"].append(jieba_rate(base_texts))
             around = r["adjacent"][-2:]
             res["base"] = statistics.mean(a["wall"] for a in around)
@@ -472,6 +486,13 @@ def main(argv: list[str] | None = None) -> int:
             outs[jobs] = tmp / f"out{jobs}.jsonl"
             r["predict"][jobs] = row(predict_cmd(model, src, outs[jobs], jobs))
         r["identical"] = outs[1].read_bytes() == outs[2].read_bytes()
+        if r["kernels"] == "native":  # what the module built ahead of time saves: the same rows with numba's
+            r["numba"] = {}
+            for jobs in (1, 2):
+                say(f"predict --jobs {jobs} on {r['mb']:.1f} MB, NEWSTAG_NATIVE=off")
+                r["numba"][jobs] = row(predict_cmd(model, src, tmp / "numba.jsonl", jobs), {"NEWSTAG_NATIVE": "off"})
+                r["identical"] &= (tmp / "numba.jsonl").read_bytes() == outs[1].read_bytes()
+            (tmp / "numba.jsonl").unlink()
         for f in outs.values():
             f.unlink()
         r["labels_only"] = {}

@@ -1,17 +1,21 @@
-"""Inner loops that numba compiles once a run is long enough to pay for it.
+"""Inner loops, compiled to machine code once a run is long enough to pay for it.
 
 Per article, looking its tokens up, cutting its sentences, building its
 label features, choosing its keywords and summarising it run loops over a
 few hundred tokens or characters. Written with NumPy they are dozens of calls
 on tiny arrays, each costing more in call overhead than in arithmetic;
-compiled, they cost a few microseconds. Compiling has its own price: numba's
-import and first use take about half a second even when the machine code is
-already cached (the first compile ever takes about thirty seconds; ``make
-install`` does it), and LLVM adds about 170 MB to the process's resident
-memory. Tagging one article from the command line must
-stay quick, so a :class:`Kernel` runs as plain Python (a few milliseconds an
-article) until the process has tagged ``COMPILE_AFTER`` characters of text,
-about fifty broadcast stories, and compiled from then on.
+compiled, they cost a few microseconds.
+
+Compiled code comes from the native module that ``make install`` builds
+ahead of time (see :mod:`.native`: it loads in milliseconds), or, where
+there is none for the kernels' current source or for the arguments' types,
+from numba. numba's import and first use take about half a second even when
+its machine code is already cached (the first compile ever takes about
+thirty seconds) and LLVM adds about 170 MB to the process's resident memory.
+Tagging one article from the command line must stay quick, so a
+:class:`Kernel` runs as plain Python (a few milliseconds an article) until
+the process has tagged ``COMPILE_AFTER`` characters of text, about fifty
+broadcast stories, and compiled from then on.
 
 Both ways give the same results, bit for bit: kernels use float operations
 that compiled and interpreted code round alike (no fast-math, ``math`` rather
@@ -40,12 +44,13 @@ COMPILE_AFTER = 30_000  # characters tagged in this process before kernels are c
 MODES = ("auto", "python", "compiled")
 
 _lock = threading.Lock()
-_state = {"mode": "auto", "seen": 0, "compiled": False, "told": False, "warm": False}
+_state = {"mode": "auto", "seen": 0, "compiled": False, "told": False, "warm": False, "native": None}
 _registry: list["Kernel"] = []
 
 
 class Kernel:
-    """A function run as Python or, once the process compiles (:func:`is_compiled`), as numba machine code.
+    """A function run as Python or, once the process compiles (:func:`is_compiled`), as machine code:
+    the native module's or numba's.
 
     ``python`` (optional) is a NumPy version of the same computation for the
     interpreted mode, where a loop over every element would be too slow; it
@@ -56,8 +61,11 @@ class Kernel:
         self.fn = fn
         self.python = python or fn
         self.inline = inline
-        self.jit = None
+        self.jit = None  # what compiled mode calls: the native module's function (guarded) or numba's
+        self.numba = None  # numba's dispatcher, made when some kernel first needs numba
         self.ready = False  # called compiled at least once
+        # its name in the native module (see .native): kernels of two modules may share a name
+        self.native_name = f"{fn.__module__.rpartition('.')[2]}__{fn.__name__}"
         self.__doc__, self.__name__, self.__wrapped__ = fn.__doc__, fn.__name__, fn
         _registry.append(self)
 
@@ -76,6 +84,13 @@ class Kernel:
                     raise KeyboardInterrupt from None
                 raise
         return self.python(*args)
+
+    def _numba_call(self, *args):
+        # the native function's guard sends it arguments of other types
+        if self.numba is None:
+            with _lock:
+                _numba_dispatchers()
+        return self.numba(*args)
 
     def _first_call(self, args):
         jit = self.jit or _compile_all(self)
@@ -124,23 +139,54 @@ def note_work(chars: int) -> None:
 
 
 def _compile_all(asking: Kernel):
-    """Wrap every kernel with ``numba.njit`` (machine code cached on disk) and
-    return ``asking``'s. Calls between kernels of a module then go to the
-    compiled versions: numba resolves a module's globals when it compiles."""
+    """``asking``'s compiled function: from the native module built ahead of time
+    if it has this kernel (see :mod:`.native`), else numba's."""
     with _lock:
         if asking.jit is None:
-            numba = _import_numba()
+            if _state["native"] is None:
+                from . import native
 
-            # each kernel compiled from a copy of its module's globals in which
-            # the kernels it calls are their compiled versions
-            spaces: dict[int, dict] = {}
-            for k in [k for k in _registry if k.jit is None]:
-                space = spaces.setdefault(id(k.fn.__globals__), dict(k.fn.__globals__))
-                fn = types.FunctionType(k.fn.__code__, space, k.fn.__name__, k.fn.__defaults__, k.fn.__closure__)
-                k.jit = numba.njit(cache=True, inline="always" if k.inline else "never")(fn)
-            for space in spaces.values():
-                space.update({name: obj.jit for name, obj in space.items() if isinstance(obj, Kernel)})
+                _state["native"] = native.load() or {}
+            versions = None if asking.inline else _state["native"].get(asking.native_name)
+            if versions:
+                from .native import guard
+
+                asking.jit = guard(versions, asking._numba_call)
+            else:
+                _numba_dispatchers()
+                asking.jit = asking.numba
     return asking.jit
+
+
+def _numba_dispatchers() -> None:
+    """Wrap every kernel with ``numba.njit`` (machine code cached on disk); the
+    caller holds ``_lock``. Calls between kernels of a module then go to the
+    numba versions: numba resolves a module's globals when it compiles."""
+    if all(k.numba is not None for k in _registry):
+        return
+    numba = _import_numba()
+    # each kernel compiled from a copy of its module's globals in which
+    # the kernels it calls are their numba versions
+    spaces: dict[int, dict] = {}
+    for k in [k for k in _registry if k.numba is None]:
+        space = spaces.setdefault(id(k.fn.__globals__), dict(k.fn.__globals__))
+        fn = types.FunctionType(k.fn.__code__, space, k.fn.__name__, k.fn.__defaults__, k.fn.__closure__)
+        k.numba = numba.njit(cache=True, inline="always" if k.inline else "never")(fn)
+    for space in spaces.values():
+        space.update({name: obj.numba for name, obj in space.items() if isinstance(obj, Kernel)})
+
+
+def backend() -> str:
+    """How kernels run now: ``"python"``, ``"native"`` (the module built ahead of
+    time is loaded) or ``"numba"``."""
+    if not _state["compiled"]:
+        return "python"
+    return "native" if _state["native"] else "numba"
+
+
+def registry() -> list[Kernel]:
+    """Every kernel of the modules imported so far."""
+    return list(_registry)
 
 
 def _import_numba():

@@ -140,15 +140,16 @@ def _viterbi(codes, lo, hi, emit, start, trans, v, prev, path, ends, k):
         c = np.int64(codes[lo + t]) - 0x4E00
         for y in range(4):
             em = emit[y, c]
-            # the two states that may come before y, as jieba-rs lists them
+            # the two states that may come before y, as jieba-rs lists them (typed
+            # int64: numba.pycc cannot unify the states' distinct literal types)
             if y == B:
-                a, b = E, S
+                a, b = np.int64(E), np.int64(S)
             elif y == E:
-                a, b = B, M
+                a, b = np.int64(B), np.int64(M)
             elif y == M:
-                a, b = M, B
+                a, b = np.int64(M), np.int64(B)
             else:
-                a, b = S, E
+                a, b = np.int64(S), np.int64(E)
             pa = v[t - 1, a] + trans[a, y] + em
             pb = v[t - 1, b] + trans[b, y] + em
             if pa > pb or (pa == pb and a > b):

@@ -46,7 +46,10 @@ def _jieba_files() -> list[Path]:
     return [folder / "dict.txt"] + [folder / "finalseg" / f"prob_{p}.p" for p in ("start", "trans", "emit")]
 
 
-def _cache_dirs() -> list[Path]:
+def cache_dirs() -> list[Path]:
+    """Where files built once per install are kept, in order of preference (the
+    first writable one is written): the package's ``__pycache__``, the user's
+    cache folder, the temporary folder."""
     here = Path(__file__).parent / "__pycache__"
     user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newstag"
     return [here, user, Path(tempfile.gettempdir()) / "newstag-cache"]
@@ -108,7 +111,7 @@ class Segmenter:
         return f"segmenter-{FORMAT}-{self.key}.npz"
 
     def _cached(self) -> tuple | None:
-        for folder in _cache_dirs():
+        for folder in cache_dirs():
             path = folder / self._file_name()
             if path.is_file():
                 try:
@@ -180,7 +183,7 @@ class Segmenter:
         return {"start": start, "trans": trans, "emit": emit}
 
     def _save(self, arrays: dict[str, np.ndarray]) -> None:
-        for folder in _cache_dirs():
+        for folder in cache_dirs():
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")

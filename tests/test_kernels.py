@@ -14,7 +14,7 @@ import pytest
 from conftest import CORPUS, SEED, SHIPPED
 
 import newstag
-from newstag.model import kernels
+from newstag.model import kernels, native
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +107,14 @@ def test_summary_points_alike_with_other_settings(keep_mode, compress, merge):
         assert any(point.endswith("有力的支撑") for point in runs["compiled"][-2])
 
 
-def _run(code: str, env_mode: str | None = None) -> subprocess.CompletedProcess:
+def _run(code: str, env_mode: str | None = None, native: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ}
     env.pop("NEWSTAG_KERNELS", None)
+    env.pop("NEWSTAG_NATIVE", None)
     if env_mode is not None:
         env["NEWSTAG_KERNELS"] = env_mode
+    if not native:
+        env["NEWSTAG_NATIVE"] = "off"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
 
 
@@ -127,16 +130,19 @@ import newstag
 from newstag.model import kernels
 tagger = newstag.load({str(SHIPPED)!r})
 tagger.predict_one("标题", open({str(SEED)!r}, encoding="utf-8").read())
-short = ("numba" in sys.modules, kernels.is_compiled())
+short = kernels.backend()
 recs = [json.loads(x) for x in open({str(CORPUS / 'corpus.jsonl')!r}, encoding="utf-8")][:100]
 {long_run}
-print(json.dumps([short, ("numba" in sys.modules, kernels.is_compiled()), "jieba" in sys.modules]))
+print(json.dumps([short, kernels.backend(), "numba" in sys.modules, "jieba" in sys.modules]))
 """
+    assert native.find() is not None, "the kernels compiled ahead of time are missing: run `make native`"
     r = _run(code)
     assert r.returncode == 0, r.stderr
-    # (the shipped model segments with rjieba: the compiled copy of it reads
-    # jieba's dictionary files but never imports jieba, 0.1 s of each start)
-    assert json.loads(r.stdout) == [[False, False], [True, True], False]
+    # the long run's kernels come from the module built ahead of time: numba is
+    # never imported (0.4 s of a start). (The shipped model segments with rjieba:
+    # the compiled copy of it reads jieba's dictionary files but never imports
+    # jieba, 0.1 s of each start.)
+    assert json.loads(r.stdout) == ["python", "native", False, False]
 
 
 def test_a_processs_own_numba_code_keeps_blas_after_the_kernels_load():
@@ -148,6 +154,7 @@ import json, sys
 import numpy as np
 from newstag.model import kernels
 kernels.warm()
+assert kernels.backend() == "numba", kernels.backend()
 import numba
 import scipy.linalg
 a, b = np.arange(4.0), np.array([1.0, -2.0, 3.0, 0.5])
@@ -156,14 +163,15 @@ corr = numba.njit(lambda x, y: np.correlate(x, y))(a, b)
 print(json.dumps([bool(dot == np.dot(a, b)), bool(np.allclose(corr, np.correlate(a, b))),
                   float(scipy.linalg.norm(b)) == float(np.sqrt((b * b).sum()))]))
 """
-    r = _run(code)
+    r = _run(code, native=False)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [True, True, True]
 
 
-@pytest.mark.parametrize("mode, compiled", [("python", False), ("auto", True)])
-def test_forked_workers_start_warm_unless_told_never_to_compile(mode, compiled):
-    """`--jobs` forks workers from a process that compiled its kernels once for them
+@pytest.mark.parametrize("mode, native_module, backend", [
+    ("python", True, "python"), ("auto", True, "native"), ("python", False, "python"), ("auto", False, "numba")])
+def test_forked_workers_start_warm_unless_told_never_to_compile(mode, native_module, backend):
+    """`--jobs` forks workers from a process that loaded its kernels once for them
     (auto), but NEWSTAG_KERNELS=python still means numba is never even imported."""
     code = f"""
 import json, sys
@@ -172,11 +180,12 @@ from newstag.model.pipeline import tag_records
 from newstag.model.reader import read_articles
 tagger = newstag.load({str(SHIPPED)!r})
 out = list(tag_records(read_articles([{str(SEED)!r}]), tagger=tagger, model_path={str(SHIPPED)!r}, jobs=2))
-print(json.dumps([len(out), "error" in out[0], "numba" in sys.modules]))
+from newstag.model import kernels
+print(json.dumps([len(out), "error" in out[0], kernels.backend(), "numba" in sys.modules]))
 """
-    r = _run(code, env_mode=mode)
+    r = _run(code, env_mode=mode, native=native_module)
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == [1, False, compiled]
+    assert json.loads(r.stdout) == [1, False, backend, backend == "numba"]
 
 
 def test_unknown_mode_is_refused_with_a_readable_message(keep_mode):
@@ -191,7 +200,7 @@ def test_unknown_mode_is_refused_with_a_readable_message(keep_mode):
 
 def test_first_compile_is_announced_once_then_cached(tmp_path):
     # an empty numba cache stands for a machine where `make install` did not compile ahead
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NEWSTAG_KERNELS": "compiled"}
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NEWSTAG_KERNELS": "compiled", "NEWSTAG_NATIVE": "off"}
     cmd = [sys.executable, "-m", "newstag.cli", "predict", str(SEED), "--model", str(SHIPPED), "--quiet"]
     runs = [subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600) for _ in range(2)]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
@@ -199,3 +208,37 @@ def test_first_compile_is_announced_once_then_cached(tmp_path):
     said = [line for line in runs[0].stderr.splitlines() if "compiling the tagging kernels" in line]
     assert len(said) == 1
     assert "compiling" not in runs[1].stderr  # the second run loads them from the cache
+
+
+def test_native_kernels_run_only_on_the_argument_types_they_were_compiled_for():
+    """The module built ahead of time trusts its arguments; its guard sends any
+    other types (a dtype, a layout, a read-only array, a scalar's class) to
+    numba, which compiles for them: the same results as interpreted, and no
+    crash. (Run in a child process: a guard letting them through could crash it.)"""
+    code = f"""
+import json, sys
+import numpy as np
+from newstag.model import kernels
+from newstag.model.document import CHAR_KINDS, MIN_SENTENCE
+from newstag.model.document_kernels import cuts
+text = open({str(SEED)!r}, encoding="utf-8").read()
+codes = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+calls = [(codes, CHAR_KINDS, MIN_SENTENCE),                            # the compiled types
+         (codes.astype(np.int64), CHAR_KINDS, MIN_SENTENCE),           # another dtype
+         (np.repeat(codes, 2)[::2], CHAR_KINDS, MIN_SENTENCE),         # not contiguous
+         (codes, CHAR_KINDS.astype(np.int32), MIN_SENTENCE),           # another table dtype
+         (codes, CHAR_KINDS, float(MIN_SENTENCE)),                     # a float for an int
+         (codes, CHAR_KINDS, np.int32(MIN_SENTENCE))]                  # a NumPy int32
+kernels.set_mode("python")
+want = [[a.tolist() for a in cuts(codes, CHAR_KINDS, MIN_SENTENCE)]]
+kernels.set_mode("compiled")
+first = cuts(*calls[0])
+after_first = kernels.backend(), "numba" in sys.modules
+got = [[a.tolist() for a in cuts(*args)] for args in calls]
+print(json.dumps([after_first, "numba" in sys.modules, got == want * len(calls)]))
+"""
+    r = _run(code)
+    assert r.returncode == 0, r.stderr
+    # the compiled types ran natively (numba not even imported); the others
+    # went to numba, with the same results
+    assert json.loads(r.stdout) == [["native", False], True, True]

@@ -94,7 +94,7 @@ def test_the_cache_file_is_rebuilt_when_damaged(tokenizer, tmp_path, monkeypatch
     same arrays. Files of an earlier format go when a new one is written."""
     from newstag.model import segmenter as mod
 
-    monkeypatch.setattr(mod, "_cache_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(mod, "cache_dirs", lambda: [tmp_path])
     stale = [tmp_path / "segmenter-0123456789abcdef.npz", tmp_path / f"segmenter-{mod.FORMAT - 1}-0123456789abcdef.npz"]
     newer = tmp_path / f"segmenter-{mod.FORMAT + 1}-0123456789abcdef.npz"  # (another install's)
     for f in stale + [newer]:
