@@ -193,11 +193,12 @@ class KeywordExtractor:
         values = score.tolist()
         return [(term(k), values[k]) for k in _best_first(score, term)]
 
-    def _candidates(self, doc: Document, expand: bool = False) -> tuple[Callable[[int], str], np.ndarray, dict[int, str]]:
+    def _candidates(self, doc: Document, expand: bool = False) -> tuple[Callable[[int], str], np.ndarray, dict[int, list[int]]]:
         """``(term, score, expanded)``: the candidates (single words, then quoted
         spans) by number, in no particular order: ``term(k)`` is candidate
         ``k``'s term, ``score[k]`` its score; with ``expand``, ``expanded`` maps
-        the number of each term that :meth:`expand` replaces to its compound.
+        the number of each term that :meth:`expand` replaces to where its compound
+        lies (see :func:`compound`).
 
         Single words are counted, scored and expanded over the document's token
         ids by :mod:`.keyword_kernels`, one call each; 《书名》 and “quoted”
@@ -303,31 +304,35 @@ class KeywordExtractor:
         wid = doc.lexicon.ids.get(term)
         if wid is None:  # compounds are runs of the lexicon's words
             return term
-        return self._expansions(doc, np.array([wid], np.int64), np.array([float(tf)])).get(0, term)
+        where = self._expansions(doc, np.array([wid], np.int64), np.array([float(tf)])).get(0)
+        return compound(doc, where) if where else term
 
     def _expansions(self, doc: Document, uniq: np.ndarray, tf: np.ndarray,
-                    spans: tuple[list[int], list[int], list[float]] = ((), (), ())) -> dict[int, str]:
-        """Word number ``k`` of ``uniq`` (ids, ascending; counts ``tf``) → the compound
-        it expands to, for the words that expand; likewise the quoted spans that
-        are words (``spans``: their numbers, ids, none in ``uniq``, and counts).
+                    spans: tuple[list[int], list[int], list[float]] = ((), (), ())) -> dict[int, list[int]]:
+        """Word number ``k`` of ``uniq`` (ids, ascending; counts ``tf``) → where the
+        compound it expands to lies (see :func:`compound`), for the words that
+        expand; likewise the quoted spans that are words (``spans``: their
+        numbers, ids, none in ``uniq``, and counts).
 
         All in one call of the kernel, which counts the article's compounds
         once whatever the number of words asked about (each word's answer
-        depends on its own count alone)."""
+        depends on its own count alone). A compound's string is made only when
+        the keyword choice gets to it: it rarely passes the first ten."""
         span_numbers, span_ids, span_tf = spans
-        numbers = range(len(uniq))  # the kernel's k → the number asked about
+        numbers = None  # the kernel's k → the number asked about (None: the same)
         if len(span_ids):
             # the kernel wants its words ascending: asked in that order, answered by number
             ids = np.concatenate((uniq, np.asarray(span_ids, np.int64)))
             order = ids.argsort(kind="stable")
             uniq, tf = ids[order], np.concatenate((tf, np.asarray(span_tf, np.float64)))[order]
-            numbers = np.concatenate((numbers, np.asarray(span_numbers, np.int64)))[order].tolist()
+            numbers = np.concatenate((np.arange(len(order) - len(span_ids)), np.asarray(span_numbers, np.int64))
+                                     )[order].tolist()
         col = self._columns(doc.lexicon)
         found = expansions(uniq, tf, doc.title_ids, doc.body_ids, doc.column(col + ".compound"),
                            doc.column(col + ".serial"), doc.column("len"), float(self.title_weight),
                            MAX_COMPOUND_CHARS, float(self.expand_share))
-        parts = (doc.title_ids, doc.body_ids)
-        return {numbers[k]: "".join(doc.words(parts[s][i:j])) for k, s, i, j in found.tolist()}
+        asked = found[:, 0].tolist()
+        return dict(zip(asked if numbers is None else [numbers[k] for k in asked], found.tolist()))
 
     # ------------------------------------------------------------ keywords
     def __call__(self, title: str, text: str) -> list[str]:
@@ -348,7 +353,8 @@ class KeywordExtractor:
         chosen: list[str] = []
         merged: list[str] = []
         for k in _best_first(score, term_of):
-            term = expanded.get(k) or term_of(k)
+            where = expanded.get(k)
+            term = compound(doc, where) if where else term_of(k)
             for c in chosen:
                 # overlapping terms are merged: the first (better-scored) one stands
                 if term in c or c in term:
@@ -365,6 +371,13 @@ class KeywordExtractor:
             if term not in chosen:
                 chosen.append(term)
         return [surface_in(doc, t) for t in chosen]
+
+
+def compound(doc: Document, where: list[int]) -> str:
+    """The compound of :meth:`KeywordExtractor._expansions`' ``[k, part, start, end]``:
+    tokens ``start:end`` of the title (part 0) or the body (part 1)."""
+    _, part, start, end = where
+    return "".join(doc.words((doc.title_ids, doc.body_ids)[part][start:end]))
 
 
 def _best_first(score: np.ndarray, term: Callable[[int], str]) -> Iterator[int]:
