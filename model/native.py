@@ -18,9 +18,10 @@ kernels run as numba's code until it is built again (``make`` does it).
 Unlike numba's dispatcher, the module's functions trust their arguments: an
 array of another dtype would be read as if it had the compiled one. Each is
 therefore called through a guard, generated from its argument types, that
-checks every argument (class, dtype, dimensions, layout, writability: about
-half a microsecond a call); any other arguments go to numba's just-in-time code, which
-compiles for them. Both give the same bits (``tests/test_kernels.py``).
+checks every argument (class, dtype, dimensions, layout, writability: 0.4 to
+1.3 µs a call, about what numba's own dispatcher spends choosing its machine
+code); any other arguments go to numba's just-in-time code, which compiles
+for them. Both give the same bits (``tests/test_kernels.py``).
 
 ``NEWSTAG_NATIVE=off`` never loads the module (numba's code only).
 """
@@ -80,8 +81,9 @@ def _files(folder: Path, k: str) -> tuple[Path | None, Path]:
     return (found[0] if found else None), folder / f"{_module_name(k)}.json"
 
 
-def find() -> tuple[Path, dict] | None:
-    """``(module path, kernel name → [argument types of each compiled version])``, or None."""
+def find() -> tuple[Path, str, dict] | None:
+    """``(module path, module name, kernel name → [argument types of each compiled
+    version])`` of the module built for these kernels, or None."""
     from .segmenter import cache_dirs
 
     k = key()
@@ -89,7 +91,7 @@ def find() -> tuple[Path, dict] | None:
         so, spec = _files(folder, k)
         if so is not None and spec.is_file():
             try:
-                return so, json.loads(spec.read_text(encoding="utf-8"))
+                return so, _module_name(k), json.loads(spec.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
     return None
@@ -103,15 +105,15 @@ def load() -> dict | None:
     found = find()
     if found is None:
         return None
-    path, specs = found
+    path, name, specs = found
     try:
-        spec = importlib.util.spec_from_file_location(_module_name(key()), path)
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    except (ImportError, OSError):
+        return {kernel: [(getattr(module, f"{kernel}__{i}"), args) for i, args in enumerate(versions)]
+                for kernel, versions in specs.items()}
+    except (ImportError, OSError, AttributeError):  # (a damaged file, types not matching the module)
         return None
-    return {name: [(getattr(module, f"{name}__{i}"), args) for i, args in enumerate(versions)]
-            for name, versions in specs.items()}
 
 
 # ------------------------------------------------------------------ guards
