@@ -183,6 +183,11 @@ class Lexicon:
         unknown ones are kept: a batch's few hundred thousand segment strings
         alive at once made segmenting half as slow again (memory freshly
         touched rather than reused)."""
+        return self._encode_many(texts)[0]
+
+    def _encode_many(self, texts: list[str]) -> tuple[list[np.ndarray], Callable[[int], np.ndarray] | None]:
+        """:meth:`encode_many`, and a function giving text ``k``'s token offsets
+        where the compiled segmenter cut them (None otherwise)."""
         if kernels.is_compiled():
             segmenter = self.tokenizer.compiled()
             if segmenter is not None:
@@ -201,22 +206,28 @@ class Lexicon:
             known = self.ids
             for k, at, words in unknown:
                 out[k][at] = [known[word] for word in words]
-        return out
+        return out, None
 
-    def _encode_compiled(self, texts: list[str], segmenter) -> list[np.ndarray]:
-        """:meth:`encode_many` by :func:`.segment_kernels.segment_ids`: the same
+    def _encode_compiled(self, texts: list[str], segmenter) -> tuple[list[np.ndarray], Callable[[int], np.ndarray]]:
+        """:meth:`_encode_many` by :func:`.segment_kernels.segment_ids`: the same
         segments as the tokeniser's (tested), cut and looked up in one call for
         the whole batch; only unknown words are made into strings."""
         joined, ends, ids, tok_off, missing = segmenter.run(texts, self._lookup())
+        starts = np.zeros(len(ends), np.int64)  # in the joined texts: tokens follow one another without gaps
+        starts[1:] = ends[:-1]
         if missing:  # words never seen in this thread (after a while, rare)
             at = np.flatnonzero(ids < 0)
-            starts = np.where(at > 0, ends[at - 1], 0)  # (tokens follow one another without gaps)
-            words = [joined[a:b] for a, b in zip(starts.tolist(), ends[at].tolist())]
+            words = [joined[a:b] for a, b in zip(starts[at].tolist(), ends[at].tolist())]
             self.learn(words)
             known = self.ids
             ids[at] = [known[word] for word in words]
         bounds = tok_off.tolist()
-        return [ids[a:b] for a, b in zip(bounds, bounds[1:])]
+
+        def offsets(k: int) -> np.ndarray:  # text k's tokens start where its first one does
+            a, b = bounds[k], bounds[k + 1]
+            return starts[a:b] - starts[a] if b > a else starts[:0].copy()
+
+        return [ids[a:b] for a, b in zip(bounds, bounds[1:])], offsets
 
     def _ids(self, words: list[str], text: str) -> np.ndarray:
         """The ids of the segments ``words`` of ``text``, -1 for a word not known yet."""
@@ -260,9 +271,11 @@ class Lexicon:
         # every way of tagging makes its documents here: a long run, whichever
         # step it calls, pays numba's start-up back (see .kernels)
         kernels.note_work(sum(len(d.title) + len(d.text) for d in docs))
-        encoded = self.encode_many([t for d in docs for t in (d.body_f, d.title_f)])
+        encoded, offsets = self._encode_many([t for d in docs for t in (d.body_f, d.title_f)])
         for k, doc in enumerate(docs):
             doc._take(encoded[2 * k], encoded[2 * k + 1])
+            if offsets is not None:  # where the segmenter cut: no sum over the words' lengths
+                doc.__dict__["starts"] = offsets(2 * k)
         return docs
 
     def __getstate__(self):

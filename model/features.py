@@ -474,8 +474,11 @@ class Featurizer:
             if passage is None:
                 n_pass.append(0)
                 continue
-            labels, rank = np.unique(passage, return_inverse=True)
-            n_pass.append(len(labels))
+            # passage numbers never decrease along the body: each run of one
+            # number is the next passage (np.unique's ranks, without its sort)
+            rank = np.zeros(len(passage), np.int64)
+            np.cumsum(passage[1:] != passage[:-1], out=rank[1:])
+            n_pass.append(int(rank[-1]) + 1)
             pieces.append(d.pieces[:, 0])
             piece_row.append(rank)
         if s.char_ngrams and self.chars:
