@@ -205,32 +205,20 @@ def build(quiet: bool = False) -> Path | None:
     k = key()
     specs: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="newstag-native-") as tmp:
-        cc = CC(_module_name(k))
-        cc.output_dir = tmp
-        cc.target_cpu = "host"  # as numba's run-time code is: the cache key names the CPU
-        cc.verbose = False
-        for kern in kernels.registry():
-            if kern.inline or kern.numba is None:
-                continue
-            for sig in kern.numba.signatures:
-                full = kern.numba.overloads[sig].signature
-                types = [describe(t) for t in full.args]
-                if None in types:
-                    continue
-                versions = specs.setdefault(kern.native_name, [])
-                cc.export(f"{kern.native_name}__{len(versions)}", full)(kern.numba.py_func)
-                versions.append(types)
-        if not specs:  # (a process whose kernels already ran natively recorded no types)
-            say("newstag: kernels not compiled ahead of time (no kernel ran as numba's code)")
-            return None
         try:
+            cc = _exports(CC(_module_name(k)), kernels.registry(), specs)
+            cc.output_dir = tmp
+            if not specs:  # (a process whose kernels already ran natively recorded no types)
+                say("newstag: kernels not compiled ahead of time (no kernel ran as numba's code)")
+                return None
             try:
                 with _array_type_cached():
                     cc.compile()
             except Exception:  # noqa: BLE001 - numba's internals changed: compiled as numba would
                 cc.compile()
-        except Exception as exc:  # noqa: BLE001 - no compiler, a pycc change: numba at run time instead
-            say(f"newstag: kernels not compiled ahead of time ({type(exc).__name__}: {exc}); "
+        except Exception as exc:  # noqa: BLE001 - no C compiler, a pycc change: numba at run time instead
+            why = (str(exc).strip().splitlines() or [""])[0].split(". ")[0]  # (pycc adds conda advice)
+            say(f"newstag: kernels not compiled ahead of time ({type(exc).__name__}: {why}); "
                 "numba compiles them at run time")
             return None
         built = next(Path(tmp).glob(_module_name(k) + ".*"))
@@ -255,6 +243,25 @@ def build(quiet: bool = False) -> Path | None:
             return target
     say("newstag: kernels not compiled ahead of time (no writable cache folder)")
     return None
+
+
+def _exports(cc, registry, specs: dict):
+    """``cc`` (a ``numba.pycc.CC``) exporting every version numba compiled of each
+    kernel that Python calls, as ``<name>__<k>``; ``specs`` gets their argument types."""
+    cc.target_cpu = "host"  # as numba's run-time code is: the cache key names the CPU
+    cc.verbose = False
+    for kern in registry:
+        if kern.inline or kern.numba is None:
+            continue
+        for sig in kern.numba.signatures:
+            full = kern.numba.overloads[sig].signature
+            types = [describe(t) for t in full.args]
+            if None in types:
+                continue
+            versions = specs.setdefault(kern.native_name, [])
+            cc.export(f"{kern.native_name}__{len(versions)}", full)(kern.numba.py_func)
+            versions.append(types)
+    return cc
 
 
 @contextlib.contextmanager

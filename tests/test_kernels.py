@@ -260,3 +260,17 @@ def test_a_native_module_whose_types_file_does_not_match_it_is_not_loaded(tmp_pa
     (tmp_path / f"{name}.json").write_text(json.dumps(specs))  # the same copy with its own types loads
     loaded = native.load()
     assert loaded is not None and set(loaded) == set(specs)
+
+
+def test_an_install_without_a_c_compiler_still_succeeds_and_says_why():
+    """`make install` runs the ahead-of-time build: where it cannot compile, it
+    says so in one line and exits 0 (tagging then runs numba's code), leaving a
+    module built before in place."""
+    before = native.find()
+    env = {**os.environ, "CC": "/nonexistent/cc"}
+    r = subprocess.run([sys.executable, "-m", "newstag.model.native"], capture_output=True, text=True, env=env,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if line.startswith("newstag:")]
+    assert len(said) == 1 and "not compiled ahead of time" in said[0] and "numba compiles them" in said[0], r.stderr
+    assert native.find() == before
