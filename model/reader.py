@@ -74,9 +74,9 @@ JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
 _KEY_LINE = re.compile(r"^[ \t\u3000]*([^\s:：]{1,20})[ \t\u3000]*[:：][ \t\u3000]?(.*)$")
 _LABEL_SPLIT = re.compile(r"[,，、;；\n]+")
 _POINT_START = re.compile(r"^\s*\d{1,2}\s*[.、．)）]\s*")
-# a known-key line escaped with backslash(es): a value line, not a key
-_ESCAPED_KEY = re.compile(r"^([ \t\u3000]*)\\(\\*(?:%s)[ \t\u3000]*[:：].*)$"
-                          % "|".join(map(re.escape, SEED_KEYS)))
+# a key line escaped with backslash(es): a value line, not a key
+_ESCAPED_KEY = re.compile(r"^([ \t\u3000]*)\\(\\*[^\s:：\\][^\s:：]{0,19}[ \t\u3000]*[:：].*)$")
+_UNKNOWN_KEY_CHARS = 12  # outside prose, a line "word: value" with a longer word is a value line
 _NONE_MARKERS = {"无", "没有", "none", "n/a", "na", "-", "—", "null"}
 
 
@@ -281,7 +281,7 @@ def parse_seed(text: str, source: str, article_id: str) -> Article:
             current_attr = SEED_KEYS[m.group(1)]
             current = (values, current_attr)
             values.setdefault(current_attr, []).append(m.group(2))
-        elif m and current_attr not in _PROSE_FIELDS and len(m.group(1)) <= 12:
+        elif m and current_attr not in _PROSE_FIELDS and len(m.group(1)) <= _UNKNOWN_KEY_CHARS:
             # unknown key outside prose: keep it rather than fail
             current_attr = None
             current = (extra, m.group(1))
@@ -341,19 +341,21 @@ def format_seed(fields: dict[str, object]) -> str:
         value = normalised[key]
         if isinstance(value, (list, tuple)):
             value = ("\n" if key == "重大事件摘要" else ", ").join(str(v) for v in value)
-        value = _escape_value(str(value or ""))
+        value = _escape_value(str(value or ""), prose=SEED_KEYS.get(key) in _PROSE_FIELDS)
         if key == "重大事件摘要" and value:
             value = "\n" + value
         out.append(f"{key}: {value}")
     return "\n".join(out) + "\n"
 
 
-def _escape_value(value: str) -> str:
-    """Backslash-escape value lines that would read as a known key (or as an escaped one)."""
+def _escape_value(value: str, prose: bool) -> str:
+    """Backslash-escape value lines that :func:`parse_seed` would read as a key: a
+    known one anywhere, an unknown one outside prose (or as an escaped one)."""
     lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for i, line in enumerate(lines[1:], 1):  # the first line follows "key: ", never at a line start
         m = _KEY_LINE.match(line)
-        if (m and m.group(1) in SEED_KEYS) or _ESCAPED_KEY.match(line):
+        if (m and (m.group(1) in SEED_KEYS or (not prose and len(m.group(1)) <= _UNKNOWN_KEY_CHARS))) \
+                or _ESCAPED_KEY.match(line):
             blanks = len(line) - len(line.lstrip(" \t\u3000"))
             lines[i] = line[:blanks] + "\\" + line[blanks:]
     return "\n".join(lines)
