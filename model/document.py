@@ -269,7 +269,7 @@ class Lexicon:
         """A :class:`Document` for each ``(title, text)`` pair, segmented together."""
         docs = [Document(self, title or "", text or "", encode=False) for title, text in pairs]
         # every way of tagging makes its documents here: a long run, whichever
-        # step it calls, pays numba's start-up back (see .kernels)
+        # step it calls, pays the compiled kernels' start-up back (see .kernels)
         kernels.note_work(sum(len(d.title) + len(d.text) for d in docs))
         encoded, offsets = self._encode_many([t for d in docs for t in (d.body_f, d.title_f)])
         for k, doc in enumerate(docs):

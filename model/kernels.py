@@ -95,7 +95,7 @@ class Kernel:
     def _first_call(self, args):
         jit = self.jit or _compile_all(self)
         start = time.perf_counter()
-        out = jit(*args)  # numba compiles here, or loads the machine code from its cache
+        out = jit(*args)  # numba compiles here or loads its cache (the native module is loaded already)
         self.ready = True
         if time.perf_counter() - start > 2 and not _state["told"]:
             # a long pause in a run deserves a word; it happens once per install

@@ -34,7 +34,6 @@ import importlib.util
 import json
 import os
 import platform
-import shutil
 import sys
 import tempfile
 import time
@@ -66,7 +65,7 @@ def _cpu() -> str:
 def key() -> str:
     """16 hex digits naming the module that fits these kernels, this Python, NumPy and CPU."""
     h = hashlib.sha256(f"{FORMAT}\n{sys.version}\n{np.__version__}\n{platform.machine()}\n{_cpu()}\n".encode())
-    for path in sorted(_HERE.glob("*kernels.py")):
+    for path in sorted(_HERE.glob("*_kernels.py")):  # the modules that define kernels (not kernels.py)
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -184,7 +183,7 @@ def build(quiet: bool = False) -> Path | None:
     numba first, to learn the argument types each kernel is called with: call
     it in a process that has not run kernels yet (``python -m newstag.model.native``)."""
     from . import kernels
-    from .segmenter import cache_dirs
+    from .segmenter import cache_dirs, write_cached
 
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     start = time.perf_counter()
@@ -224,14 +223,9 @@ def build(quiet: bool = False) -> Path | None:
         built = next(Path(tmp).glob(_module_name(k) + ".*"))
         for folder in cache_dirs():
             try:
-                folder.mkdir(parents=True, exist_ok=True)
                 # the types first: a process finding the module finds them too
-                spec = _files(folder, k)[1]
-                Path(f"{spec}.tmp").write_text(json.dumps(specs), encoding="utf-8")
-                os.replace(f"{spec}.tmp", spec)
-                target = folder / built.name
-                shutil.copyfile(built, f"{target}.tmp")
-                os.replace(f"{target}.tmp", target)
+                write_cached(folder, _files(folder, k)[1].name, lambda fh: fh.write(json.dumps(specs).encode()))
+                target = write_cached(folder, built.name, lambda fh: fh.write(built.read_bytes()))
                 if folder == cache_dirs()[0]:  # the package's own: its earlier builds are never loaded again
                     for old in folder.glob("newstag_kernels_*"):
                         if not old.name.startswith(_module_name(k)):

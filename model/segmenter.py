@@ -19,7 +19,7 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import IO, Callable, Iterable
 
 import numpy as np
 
@@ -53,6 +53,23 @@ def cache_dirs() -> list[Path]:
     here = Path(__file__).parent / "__pycache__"
     user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newstag"
     return [here, user, Path(tempfile.gettempdir()) / "newstag-cache"]
+
+
+def write_cached(folder: Path, name: str, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write ``folder / name`` with ``write(file)`` through a temporary file renamed
+    into place: a process reading the cache never sees half a file, and two
+    writing at once do not mix. Raises OSError (a read-only folder: the caller
+    tries the next of :func:`cache_dirs`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, folder / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return folder / name
 
 
 # What :meth:`Segmenter.agrees` cuts both ways: each rule of .segment_kernels at least once
@@ -185,11 +202,7 @@ class Segmenter:
     def _save(self, arrays: dict[str, np.ndarray]) -> None:
         for folder in cache_dirs():
             try:
-                folder.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
-                with os.fdopen(fd, "wb") as fh:
-                    np.savez(fh, **arrays)
-                os.replace(tmp, folder / self._file_name())
+                write_cached(folder, self._file_name(), lambda fh: np.savez(fh, **arrays))
                 # files of earlier formats are never read again (about 20 MB each); a
                 # later format's may be another install's (a shared user cache)
                 for old in folder.glob("segmenter-*.npz"):

@@ -475,7 +475,7 @@ def predict(
 def _finish(code: int) -> None:
     """End a finished ``newstag predict``: in the console script's own process,
     at once, without the interpreter's teardown, which freed the lexicon, the
-    model and numba's machine code object by object for 0.05-0.2 s after a
+    model and the kernels' machine code object by object for 0.05-0.2 s after a
     large batch. By now the output is flushed and closed, the error file
     closed and the workers stopped."""
     if not _PROCESS["ours"]:  # (a test runner, a caller of the command function)
