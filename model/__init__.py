@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import prelearned
 from .bundle import BundleError, load_bundle
 from .features import FeatureSettings, Featurizer
 from .keywords import KeywordExtractor
@@ -77,8 +78,10 @@ def tagger_from_bundle(meta: dict, arrays: dict[str, np.ndarray], source: str = 
 def load(path: str | Path | None = None) -> Tagger:
     """Load and verify a model bundle (the shipped default if ``path`` is None)."""
     path = Path(path) if path is not None else DEFAULT_MODEL
-    meta, arrays = load_bundle(path)
-    return tagger_from_bundle(meta, arrays, str(path))
+    meta, arrays, checksum = load_bundle(path, with_checksum=True)
+    tagger = tagger_from_bundle(meta, arrays, str(path))
+    prelearned.attach(tagger, checksum)  # long runs start with the model's vocabulary learned
+    return tagger
 
 
 __all__ = ["load", "Tagger", "Prediction", "BundleError", "DEFAULT_MODEL", "load_taxonomy", "SETS"]

@@ -89,8 +89,10 @@ def save_bundle(path: str | Path, meta: dict, arrays: dict[str, np.ndarray]) -> 
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_bundle(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read and verify a bundle; return ``(meta, arrays)`` or raise :class:`BundleError`."""
+def load_bundle(path: str | Path, with_checksum: bool = False) -> tuple:
+    """Read and verify a bundle; return ``(meta, arrays)`` (and, ``with_checksum``,
+    its SHA-256 checksum: what identifies the model's contents) or raise
+    :class:`BundleError`."""
     path = Path(path)
     if not path.exists():
         raise BundleError(path, "model file not found (train one with `newstag train`)")
@@ -135,4 +137,4 @@ def load_bundle(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         )
     if _checksum(meta_bytes, arrays) != stored:
         raise BundleError(path, "checksum mismatch: the model file was modified or damaged")
-    return meta, arrays
+    return (meta, arrays, stored) if with_checksum else (meta, arrays)

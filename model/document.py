@@ -38,6 +38,7 @@ class _Words:
     def __init__(self, generation: int):
         self.generation = generation
         self.full = False  # past max_words: start afresh at the next checkpoint
+        self.started = False  # given the lexicon's prelearned words (see Lexicon.prelearned)
         self.ids: dict[str, int] = {}
         self.words: list[str] = []
         self.flags: list[str] = []
@@ -72,6 +73,12 @@ class Lexicon:
     Each thread has its own words and ids (a Dask worker may tag with several
     threads; one thread starting afresh must not void another's ids); the
     column definitions are shared.
+
+    ``prelearned``: None, or a function giving ``(words, flags, columns)`` (see
+    :mod:`.prelearned`): words a long run starts with, their flags and their
+    columns' values by column name, instead of computing them. Asked once,
+    when the kernels are compiled (a long run); a column whose values are
+    missing or of another length or type is computed as usual.
     """
 
     def __init__(self, tokenizer: Tokenizer, max_words: int = 200_000):
@@ -83,6 +90,8 @@ class Lexicon:
         self._owners: dict[str, object] = {}
         self._local = threading.local()
         self._lock = threading.Lock()
+        self.prelearned: Callable[[], tuple | None] | None = None
+        self._start: tuple | bool | None = None  # what prelearned() gave (False: nothing)
 
     @property
     def _w(self) -> _Words:
@@ -147,9 +156,29 @@ class Lexicon:
                     self._owners[prefix] = owner
         return prefix
 
+    def column_names(self) -> dict[str, object]:
+        """Every registered column's name → its owner (None for the columns added
+        with :meth:`add_column`)."""
+        with self._lock:
+            return {name: self._owners.get(name.partition(".")[0]) for name in self._specs}
+
+    def learned(self, words: list[str]) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+        """``words`` learned apart from this lexicon's own: ``(words, flags,
+        columns)``, the distinct words sorted, their flags and every registered
+        column's values for them (what :attr:`prelearned` gives)."""
+        w = _Words(0)
+        self._learn(w, words)
+        with self._lock:
+            specs = dict(self._specs)
+        cols = {name: self._fill(w, name, np.full(len(w.words), default, dtype), 0)[: len(w.words)]
+                for name, (_, dtype, default) in specs.items()}
+        return w.words, w.flags, cols
+
     def learn(self, words: list[str]) -> None:
         """Give ids (and part-of-speech flags) to the words not yet known."""
-        w = self._w
+        self._learn(self._w, words)
+
+    def _learn(self, w: _Words, words: list[str]) -> None:
         new = set(words).difference(w.ids)  # (not keys() - keys(): that walks all of the ids)
         if not new:
             return
@@ -161,6 +190,49 @@ class Lexicon:
         w.flags += self.tokenizer.flags(new)
         for name, col in list(w.cols.items()):
             self._fill(w, name, col, start)
+        w.full = len(w.words) > self.max_words
+
+    def _take_prelearned(self) -> None:
+        """This thread's lexicon (its current generation) given :attr:`prelearned`'s
+        words, if it has not been: their flags and column values are copied, not
+        computed (the words it knew already keep their ids)."""
+        w = self._w
+        if w.started:
+            return
+        w.started = True
+        if self._start is None:  # (asked outside the lock: it registers columns, which takes it)
+            got = self.prelearned() or False
+            with self._lock:
+                if self._start is None:
+                    self._start = got
+        if not self._start:
+            return
+        words, flags, given = self._start
+        with self._lock:
+            specs = dict(self._specs)
+        if len(flags) != len(words):
+            return
+        given = {name: col for name, col in given.items()
+                 if name in specs and len(col) == len(words) and col.dtype == np.dtype(specs[name][1])}
+        for name in given:
+            if name not in w.cols:  # made now for the words known so far; the given values are copied in below
+                self.column(name)
+        known = w.ids
+        new = [k for k, word in enumerate(words) if word not in known]
+        if not new:
+            return
+        before = len(w.words)
+        for k in new:
+            known[words[k]] = len(w.words)
+            w.words.append(words[k])
+        w.flags += [flags[k] for k in new]
+        at = np.asarray(new, np.int64)
+        for name, col in list(w.cols.items()):
+            if name in given:
+                col = w.cols[name] = _grown(col, len(w.words), specs[name][2])
+                col[before: len(w.words)] = given[name][at]
+            else:
+                self._fill(w, name, col, before)
         w.full = len(w.words) > self.max_words
 
     def checkpoint(self) -> None:
@@ -271,6 +343,8 @@ class Lexicon:
         # every way of tagging makes its documents here: a long run, whichever
         # step it calls, pays the compiled kernels' start-up back (see .kernels)
         kernels.note_work(sum(len(d.title) + len(d.text) for d in docs))
+        if self.prelearned is not None and kernels.is_compiled():  # a long run: worth the prelearned words
+            self._take_prelearned()
         encoded, offsets = self._encode_many([t for d in docs for t in (d.body_f, d.title_f)])
         for k, doc in enumerate(docs):
             doc._take(encoded[2 * k], encoded[2 * k + 1])
@@ -287,6 +361,7 @@ class Lexicon:
         self.__dict__.update(state)
         self._local = threading.local()
         self._lock = threading.Lock()
+        self.prelearned, self._start = None, None
 
 
 class Document:

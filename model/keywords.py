@@ -150,7 +150,9 @@ class KeywordExtractor:
         return self.idf.get(term, self.default_idf)
 
     # ------------------------------------------------------------ per-word columns
-    def _columns(self, lexicon: Lexicon) -> str:
+    def columns(self, lexicon: Lexicon) -> str:
+        """Register this extractor's per-word columns with ``lexicon`` (once); the
+        prefix of their names there."""
         return lexicon.columns_of(self, self._column_specs)
 
     def _column_specs(self) -> dict[str, tuple]:
@@ -208,7 +210,7 @@ class KeywordExtractor:
         the first ten of some seventy candidates.
         """
         lex = doc.lexicon
-        col = self._columns(lex)
+        col = self.columns(lex)
         by_centrality = self.method == "textrank"
         prior = doc.column(col + (".idf" if by_centrality else ".score"))
         uniq, tf, centrality, score = score_candidates(
@@ -327,7 +329,7 @@ class KeywordExtractor:
             uniq, tf = ids[order], np.concatenate((tf, np.asarray(span_tf, np.float64)))[order]
             numbers = np.concatenate((np.arange(len(order) - len(span_ids)), np.asarray(span_numbers, np.int64))
                                      )[order].tolist()
-        col = self._columns(doc.lexicon)
+        col = self.columns(doc.lexicon)
         found = expansions(uniq, tf, doc.title_ids, doc.body_ids, doc.column(col + ".compound"),
                            doc.column(col + ".serial"), doc.column("len"), float(self.title_weight),
                            MAX_COMPOUND_CHARS, float(self.expand_share))

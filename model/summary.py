@@ -235,7 +235,12 @@ class Summariser:
 
     def _idf_column(self, doc: Document) -> np.ndarray:
         """Per word id of ``doc``: its IDF if a content word, else 0."""
-        return doc.column(doc.lexicon.columns_of(self, self._column_specs) + ".idf")
+        return doc.column(self.columns(doc.lexicon) + ".idf")
+
+    def columns(self, lexicon: Lexicon) -> str:
+        """Register this summariser's per-word columns with ``lexicon`` (once); the
+        prefix of their names there."""
+        return lexicon.columns_of(self, self._column_specs)
 
     def _column_specs(self) -> dict[str, tuple]:
         return {"idf": (self._content_idf, np.float64, 0.0)}
