@@ -39,6 +39,7 @@ class _Words:
         self.generation = generation
         self.full = False  # past max_words: start afresh at the next checkpoint
         self.started = False  # given the lexicon's prelearned words (see Lexicon.prelearned)
+        self.given = 0  # how many: max_words counts the words learned besides
         self.ids: dict[str, int] = {}
         self.words: list[str] = []
         self.flags: list[str] = []
@@ -65,7 +66,8 @@ class Lexicon:
 
     A column is ``name → (function(word, flag) -> value, dtype, default)``;
     consumers add theirs with :meth:`add_column`. ``max_words`` bounds the
-    memory of a long run: past it the lexicon starts afresh at the next
+    memory of a long run: past it (not counting the prelearned words, below)
+    the lexicon starts afresh at the next
     :meth:`checkpoint` (between batches, never while a batch's documents hold
     ids). Ids are never part of a result, only a way to look columns up, so
     results do not change.
@@ -190,7 +192,7 @@ class Lexicon:
         w.flags += self.tokenizer.flags(new)
         for name, col in list(w.cols.items()):
             self._fill(w, name, col, start)
-        w.full = len(w.words) > self.max_words
+        w.full = len(w.words) - w.given > self.max_words
 
     def _take_prelearned(self) -> None:
         """This thread's lexicon (its current generation) given :attr:`prelearned`'s
@@ -233,7 +235,7 @@ class Lexicon:
                 col[before: len(w.words)] = given[name][at]
             else:
                 self._fill(w, name, col, before)
-        w.full = len(w.words) > self.max_words
+        w.given = len(new)
 
     def checkpoint(self) -> None:
         """Start afresh if the lexicon has grown past ``max_words``. Call it only when
