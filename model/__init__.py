@@ -34,13 +34,21 @@ def tagger_from_bundle(meta: dict, arrays: dict[str, np.ndarray], source: str = 
         featurizer.words = {t: i for i, t in enumerate(words)}
         featurizer.chars = {t: i + len(words) for i, t in enumerate(chars)}
         featurizer.idf = arrays["idf"].astype(np.float32)
+        names = [name for name in SETS if name in meta["labels"]]
+        ends = np.cumsum([0] + [len(meta["labels"][name]) for name in names]).tolist()
+        # every set's weights side by side (what tagging multiplies by), each model's W a view:
+        # stored as float16, converted once here, not per article, nor copied again
+        weights = np.empty((featurizer.n_features, ends[-1]), np.float32)
         models = {}
-        for name in SETS:
-            if name not in meta["labels"]:
-                continue
+        for name, a, b in zip(names, ends, ends[1:]):
+            W = arrays[f"W.{name}"]
+            if W.shape != (featurizer.n_features, b - a):
+                raise BundleError(source, f"weights of {name} have shape {W.shape}, "
+                                          f"expected {(featurizer.n_features, b - a)}")
+            weights[:, a:b] = W
             models[name] = LabelModel(
                 labels=list(meta["labels"][name]),
-                W=arrays[f"W.{name}"].astype(np.float32),  # stored as float16; converted once, not per article
+                W=weights[:, a:b],
                 b=arrays[f"b.{name}"].astype(np.float32),
                 thresholds=arrays[f"thresholds.{name}"].astype(np.float32),
                 label_set=taxonomy[name],
@@ -48,9 +56,6 @@ def tagger_from_bundle(meta: dict, arrays: dict[str, np.ndarray], source: str = 
                 fallback_ratio=float(meta.get("decision", {}).get("fallback_ratio", 0.0))
                 if name == "technologies" else 0.0,
             )
-            if models[name].W.shape != (featurizer.n_features, len(models[name].labels)):
-                raise BundleError(source, f"weights of {name} have shape {models[name].W.shape}, "
-                                          f"expected {(featurizer.n_features, len(models[name].labels))}")
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, BundleError):
             raise
@@ -72,7 +77,7 @@ def tagger_from_bundle(meta: dict, arrays: dict[str, np.ndarray], source: str = 
                                          top_k=int(kw.get("top_k", 5)), keyness=keyness,
                                          lexicon=featurizer.lexicon)
     summariser = Summariser(tokenizer, idf, default_idf, keywords=keyword_extractor, lexicon=featurizer.lexicon)
-    return Tagger(featurizer, models, meta, keyword_extractor, summariser)
+    return Tagger(featurizer, models, meta, keyword_extractor, summariser, weights)
 
 
 def load(path: str | Path | None = None) -> Tagger:

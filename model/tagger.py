@@ -100,13 +100,23 @@ class Tagger:
     """Tag articles with a trained model; see :func:`newstag.load`."""
 
     def __init__(self, featurizer: Featurizer, models: dict[str, LabelModel], meta: dict,
-                 keyword_extractor=None, summariser=None):
+                 keyword_extractor=None, summariser=None, weights: np.ndarray | None = None):
+        """``weights``: every set's ``W`` side by side, in the order of ``models``,
+        each model's ``W`` being a view of it (as :func:`newstag.model.tagger_from_bundle`
+        loads them); None: put side by side on first use (a copy)."""
         self.featurizer = featurizer
         self.models = models
         self.meta = meta
         self.keyword_extractor = keyword_extractor
         self.summariser = summariser
-        self._joint = None
+        self._joint = None if weights is None else self._joined(weights)
+
+    def _joined(self, W: np.ndarray) -> tuple:
+        # every set's weights side by side: one product for all
+        models = list(self.models.values())
+        ends = np.cumsum([len(m.labels) for m in models]).tolist()
+        return W, np.concatenate([m.b for m in models]), [(name, a, b) for name, a, b in
+                                                          zip(self.models, [0] + ends[:-1], ends)]
 
     # ------------------------------------------------------------ scoring
     def document(self, title: str, text: str) -> Document:
@@ -135,11 +145,8 @@ class Tagger:
 
     def _pooled(self, rows, n_docs: int) -> list[dict[str, np.ndarray]]:
         # per document, per set: label probabilities from its feature rows (see scores)
-        if self._joint is None:  # every set's weights side by side: one product for all
-            models = list(self.models.values())
-            ends = np.cumsum([len(m.labels) for m in models]).tolist()
-            self._joint = (np.hstack([m.W for m in models]), np.concatenate([m.b for m in models]),
-                           [(name, a, b) for name, a, b in zip(self.models, [0] + ends[:-1], ends)])
+        if self._joint is None:
+            self._joint = self._joined(np.hstack([m.W for m in self.models.values()]))
         W, b, spans = self._joint
         first = np.searchsorted(rows.row_doc, np.arange(n_docs + 1))
         P = pooled_probabilities(rows.logits(W, b), first, self.featurizer.settings.passage_pooling == "blend")

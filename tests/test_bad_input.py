@@ -435,6 +435,11 @@ def _bad_model(kind: str, seeds_model: Path, tmp_path: Path) -> tuple[Path, str]
         arrays = {**arrays, "idf": arrays["idf"] * 2}
         _write_bundle(p, meta, arrays, checksum=stored)
         return p, "checksum mismatch"
+    if kind == "weights-shape":  # a consistent file whose weights do not fit its vocabulary
+        W = arrays["W.technologies"]
+        _write_bundle(p, meta, {**arrays, "W.technologies": W[:-1]})
+        return p, (f"weights of technologies have shape {(W.shape[0] - 1, W.shape[1])}, "
+                   f"expected {W.shape}")
     marker = tmp_path / f"{kind}-code-ran"
     if kind == "pickle":
         p.write_bytes(pickle.dumps({"model": _Payload(marker)}, protocol=4))
@@ -448,7 +453,7 @@ def _bad_model(kind: str, seeds_model: Path, tmp_path: Path) -> tuple[Path, str]
 
 
 MODEL_KINDS = ["missing", "directory", "truncated", "damaged", "text", "other-npz", "old-version", "modified",
-               "pickle", "pickle-in-npz"]
+               "weights-shape", "pickle", "pickle-in-npz"]
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
