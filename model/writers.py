@@ -75,6 +75,12 @@ class Writer:
     def write(self, rec: dict) -> None:
         getattr(self, f"_write_{self.fmt}")(rec)
 
+    def write_lines(self, text: str) -> None:
+        """Results already made into JSON Lines (format jsonl only; see :class:`.pipeline.Block`)."""
+        if self.fmt != "jsonl":
+            raise ValueError(f"JSON Lines cannot be written as {self.fmt}")
+        self.stream.write(text)
+
     # ---------------------------------------------------------------- formats
     def _write_jsonl(self, rec: dict) -> None:
         self.stream.write(jsonl_line(rec))

@@ -383,9 +383,9 @@ def predict(
     "technologies": [...], "keywords": [...], "summary": [...]}; a failed input
     gives {"id", "source", "error"}. Exit status 0 only if nothing failed.
     """
-    from .model.pipeline import PipelineError, settle_gc, tag_records
+    from .model.pipeline import Block, PipelineError, settle_gc, tag_records
     from .model.reader import read_articles
-    from .model.writers import FORMATS, SeedDirWriter, Writer, jsonl_line
+    from .model.writers import FORMATS, SeedDirWriter, Writer
 
     if fmt not in FORMATS:
         _die(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -415,9 +415,10 @@ def predict(
     # process only reads lines and writes results, so it keeps up with more workers
     records = read_articles(paths, raw=jobs > 1 or bool(dask))
     try:
+        preformat = fmt == "jsonl" and (jobs > 1 or bool(dask))
         results = tag_records(records, tagger=tagger, model_path=model, jobs=jobs, dask=dask, top_k=top_k,
                               min_score=min_score, with_text=fmt == "seed", explain=explain_, labels_only=labels_only,
-                              preformat=fmt == "jsonl" and (jobs > 1 or bool(dask)))
+                              preformat=preformat, blocks=preformat and not strict)
     except BaseException as exc:  # workers start here: they cannot, or Ctrl-C while they get ready
         if err_stream:  # nothing was tagged: leave no empty error file behind
             err_stream.close()
@@ -430,19 +431,23 @@ def predict(
         with _output(out) as stream, _progress(None, "tagging", quiet) as bar:
             writer = SeedDirWriter(out_dir) if out_dir else Writer(stream, fmt)
             for rec in results:
+                if isinstance(rec, Block):  # a worker's chunk, its JSON Lines in one string
+                    for note in rec.notes:
+                        _report(note, err_stream)
+                    errors = sum("error" in note for note in rec.notes)
+                    failed, tagged = failed + errors, tagged + rec.count - errors
+                    writer.write_lines(rec.text)
+                    bar.update(rec.count)
+                    continue
+                _report(rec, err_stream)
                 if "error" in rec:
                     failed += 1
-                    typer.echo(f"newstag: {rec['error']}", err=True)
-                    if err_stream:
-                        err_stream.write(jsonl_line(rec))
                     if strict:
                         writer.write(rec)
                         _die(f"stopped at the first failure (--strict): tagged {tagged}, failed {failed}"
                              + (f"; {out} was not written" if out else ""), 1)
                 else:
                     tagged += 1
-                    for w in rec.get("warnings", ()):
-                        typer.echo(f"newstag: warning: {w}", err=True)
                 writer.write(rec)
                 bar.update(1)
     except PipelineError as exc:
@@ -470,6 +475,19 @@ def predict(
     if not quiet:
         typer.echo(f"tagged {tagged}, failed {failed}", err=True)
     _finish(1 if failed else 0)
+
+
+def _report(rec: dict, err_stream) -> None:
+    """On stderr, an error record's message (and the record in the ``--errors``
+    file, if any) or a result's warnings."""
+    from .model.writers import jsonl_line
+
+    if "error" in rec:
+        typer.echo(f"newstag: {rec['error']}", err=True)
+        if err_stream:
+            err_stream.write(jsonl_line(rec))
+    for w in rec.get("warnings", ()):
+        typer.echo(f"newstag: warning: {w}", err=True)
 
 
 def _finish(code: int) -> None:

@@ -20,10 +20,14 @@ from newstag.model.reader import Failure, read_articles
 @pytest.fixture(scope="module")
 def mixed_input(tmp_path_factory):
     """600 corpus articles as JSONL with a broken line and a blank line in the
-    middle, plus two seed files: every kind of record, in a known order, and
-    more than two chunks of 256 (so that several workers take part)."""
+    middle and a title too long (a warning) further on, plus two seed files:
+    every kind of record, in a known order, and more than two chunks of 256 (so
+    that several workers take part)."""
     d = tmp_path_factory.mktemp("jobs")
     lines = (CORPUS / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:600]
+    long_title = json.loads(lines[300])
+    long_title["title"] *= 40
+    lines[300] = json.dumps(long_title, ensure_ascii=False)
     lines[70:70] = ["{not json", ""]
     big = d / "articles.jsonl"
     big.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -70,7 +74,10 @@ def test_workers_copied_from_the_command_write_what_one_process_writes(cli, mixe
     assert err2.read_bytes() == err1.read_bytes()
     errors = [json.loads(x) for x in err1.read_text(encoding="utf-8").splitlines()]
     assert [sorted(e) for e in errors] == [["error", "id", "source"]]
-    assert r2.stderr.count("newstag: ") == 1 and "articles.jsonl:71" in r2.stderr, r2.stderr
+    # the same messages, in the same order: the error, the warning, the summary
+    assert r2.stderr == r1.stderr, (r1.stderr, r2.stderr)
+    assert r2.stderr.count("newstag: ") == 2 and "articles.jsonl:71" in r2.stderr, r2.stderr
+    assert "newstag: warning: " in r2.stderr and "articles.jsonl:303" in r2.stderr, r2.stderr
     # the command ends its process without the interpreter's teardown (cli._finish):
     # nothing written to a pipe may be lost (stdout buffered, as it is by default),
     # and the exit status stays
