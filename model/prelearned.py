@@ -3,9 +3,10 @@
 A process learns each word the first time it meets it: its part-of-speech
 flag (from the tokeniser) and its value in each per-word column of the
 :class:`.document.Lexicon` (feature column, keyword IDF and score, ...),
-about 4 µs a word. Each ``--jobs`` worker learns for itself: on a day's
-stories, some 30,000 words each, a tenth of its time. About half of them,
-the frequent half, are the model's own vocabulary, the same in every run.
+about 4 µs a word, and each ``--jobs`` worker learns for itself: 0.19 s of
+a first pass over the corpus's 46,000 words, and 15% of tagging 10 MB of
+unlabelled stories (60,000 words). About half of a corpus's words, the
+frequent half, are the model's own vocabulary, the same in every run.
 
 This module learns those once per model and install and keeps the words,
 flags and columns in a cache file beside the segmenter's (see
