@@ -172,7 +172,7 @@ class Lexicon:
         self._learn(w, words)
         with self._lock:
             specs = dict(self._specs)
-        cols = {name: self._fill(w, name, np.full(len(w.words), default, dtype), 0)[: len(w.words)]
+        cols = {name: self._fill(w, name, np.full(len(w.words), default, dtype), 0)
                 for name, (_, dtype, default) in specs.items()}
         return w.words, w.flags, cols
 

@@ -434,7 +434,8 @@ def tag_records(records: Iterable[Record], *, tagger=None, model_path: str | Pat
                 top_k: int | None = None, min_score: float | None = None, with_text: bool = False,
                 explain: bool = False, labels_only: bool = False, chunk_size: int = BATCH,
                 dask: str | None = None, preformat: bool = False, blocks: bool = False) -> Iterator:
-    """Tag ``records`` (:class:`Article` or :class:`Failure`) and yield output dicts in input order.
+    """Tag ``records`` (:class:`Article` or :class:`Failure`) and yield output dicts
+    (or, ``blocks``, :class:`Block` s) in input order.
 
     Parameters
     ----------

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .segmenter import _jieba_files, cache_dirs, write_cached
+from .segmenter import _jieba_files, cache_dirs, file_stamps, write_cached
 
 FORMAT = 1  # bump when the file's layout changes
 KEEP = 8  # lexicon files kept in a cache folder (one per model and source version)
@@ -105,11 +105,8 @@ def _key(tagger, checksum: str) -> str:
     h = hashlib.sha256(f"{FORMAT}\n{checksum}\n{np.__version__}\n{tagger.featurizer.tokenizer.backend}\n".encode())
     for path in sorted(Path(__file__).parent.glob("*.py")):  # the column functions, and what they call
         h.update(path.name.encode() + b"\0" + path.read_bytes())
-    spec = importlib.util.find_spec("rjieba")
-    files = _jieba_files() + ([Path(spec.origin)] if spec is not None and spec.origin else [])
-    for f in files:  # the flags' source, by path, size and time (as the segmenter's key)
-        st = f.stat()
-        h.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    spec = importlib.util.find_spec("rjieba")  # the flags' source
+    h.update(file_stamps(_jieba_files() + ([Path(spec.origin)] if spec is not None and spec.origin else [])))
     return h.hexdigest()[:16]
 
 
