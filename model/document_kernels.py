@@ -154,9 +154,13 @@ def cuts(codes, kinds, min_len):
     m = 0
     for p in range(len(pieces)):
         s, e = pieces[p, 0], pieces[p, 1]
-        while s < e and _kind(kinds, codes[s]) & SPACE:
+        while s < e:
+            if not _kind(kinds, codes[s]) & SPACE:
+                break
             s += 1
-        while e > s and _kind(kinds, codes[e - 1]) & SPACE:
+        while e > s:
+            if not _kind(kinds, codes[e - 1]) & SPACE:
+                break
             e -= 1
         if e - s >= min_len:
             spans[m, 0], spans[m, 1] = s, e

@@ -106,7 +106,10 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence, scratch):
             if tw > 0:
                 for j in range(t_off[i], t_off[i + 1]):
                     nt = _count(word_col[t_ids[j]], tw, row, acc, mark, touched, nt)
-                    _hit(term_col[t_ids[j]], tw, ev_acc, t_lens, t_offsets, t_flat)
+                    t = term_col[t_ids[j]]
+                    if t >= 0:  # a taxonomy term: a hit for each label it names
+                        for q in range(t_offsets[t], t_offsets[t] + t_lens[t]):
+                            ev_acc[t_flat[q]] += tw
                 for j in range(n_tb):
                     nt = _count(t_big[j], tw, row, acc, mark, touched, nt)
             # the body's taxonomy terms are noted here and counted after the loop,
@@ -119,8 +122,10 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence, scratch):
                 if t >= 0:
                     hits[n_hits] = t
                     n_hits += 1
-            for q in range(n_hits):
-                _hit(hits[q], 1.0, ev_acc, t_lens, t_offsets, t_flat)
+            for h in range(n_hits):
+                t = hits[h]
+                for q in range(t_offsets[t], t_offsets[t] + t_lens[t]):
+                    ev_acc[t_flat[q]] += 1.0
             for j in range(begin, min(end, n_bb)):
                 nt = _count(b_big[j], 1.0, row, acc, mark, touched, nt)
             _sort_columns(touched, nt, buckets, order)
@@ -195,14 +200,6 @@ def _count(c, w, r, acc, mark, touched, nt):
         return nt + 1
     acc[c] += w
     return nt
-
-
-@kernel(inline=True)
-def _hit(t, w, ev_acc, t_lens, t_offsets, t_flat):
-    """Count a hit of taxonomy term ``t`` (none for ``t`` < 0) for each label it names."""
-    if t >= 0:
-        for q in range(t_offsets[t], t_offsets[t] + t_lens[t]):
-            ev_acc[t_flat[q]] += w
 
 
 @kernel(inline=True)

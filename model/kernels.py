@@ -28,6 +28,18 @@ is an ``inline=True`` kernel that both inline. (Loaded from numba's cache, a
 kernel that another module's kernel called could no longer return its
 arrays to Python once that kernel had loaded: "descr is NULL".)
 
+Inline kernels and reference counts: numba takes a new reference to each
+array argument of an inline kernel where it is called and drops it where the
+kernel ends. Its pruning pass removes the pair in simple code, but not when
+the call sits in a ``while a and f(...)`` condition, nor (often) when the
+kernel branches around a loop; then every call costs two atomic updates per
+array argument, a few dozen for the segmenter's helpers. So hot loops call
+such helpers outside loop conditions (``while a: if not f(...): break``), a
+helper's cheapest case is tested before the call, and the two worst ones
+(the segmenter's block cut, the feature rows' term hits) are written out in
+their only callers. Measured on the corpus: segmenting 0.16 → 0.10 s a pass
+(numba's code), feature rows 7% and all tagging 7% less CPU time.
+
 ``NEWSTAG_KERNELS`` overrides the rule: ``python`` never compiles,
 ``compiled`` compiles from the start, ``auto`` (the default) as above.
 """

@@ -44,9 +44,13 @@ def _n_digits(number):
 @kernel(inline=True)
 def _strip(heap, lo, hi, kinds):
     """``str.strip()``: the range without white space at either end."""
-    while lo < hi and _kind(kinds, heap[lo]) & SPACE:
+    while lo < hi:
+        if not _kind(kinds, heap[lo]) & SPACE:
+            break
         lo += 1
-    while hi > lo and _kind(kinds, heap[hi - 1]) & SPACE:
+    while hi > lo:
+        if not _kind(kinds, heap[hi - 1]) & SPACE:
+            break
         hi -= 1
     return lo, hi
 
@@ -54,7 +58,9 @@ def _strip(heap, lo, hi, kinds):
 @kernel(inline=True)
 def _rstrip_punct(heap, lo, hi):
     """``str.rstrip(END_PUNCT)``: the new end."""
-    while hi > lo and _member(_END_PUNCT_CODES, heap[hi - 1]):
+    while hi > lo:
+        if not _member(_END_PUNCT_CODES, heap[hi - 1]):
+            break
         hi -= 1
     return hi
 

@@ -110,7 +110,9 @@ def _skip_split(codes, lo, hi, cls, ends, k):
             k += 1
         j = i
         while True:
-            while j < hi and _kind(codes, j, cls) & ALNUM:
+            while j < hi:
+                if not _kind(codes, j, cls) & ALNUM:
+                    break
                 j += 1
             if j + 1 < hi and (codes[j] == 46 or codes[j] == 95 or codes[j] == 45) \
                     and _kind(codes, j + 1, cls) & ALNUM:  # . _ - between two runs
@@ -179,7 +181,9 @@ def _hmm_cut(codes, lo, hi, cls, emit, start, trans, v, prev, path, ends, k):
     while i < hi:
         han = _kind(codes, i, cls) & HMM_HAN
         j = i + 1
-        while j < hi and (_kind(codes, j, cls) & HMM_HAN) == han:
+        while j < hi:
+            if (_kind(codes, j, cls) & HMM_HAN) != han:
+                break
             j += 1
         if han and j - i > 1:
             k = _viterbi(codes, i, j, emit, start, trans, v, prev, path, ends, k)
@@ -194,57 +198,16 @@ def _hmm_cut(codes, lo, hi, cls, emit, start, trans, v, prev, path, ends, k):
 
 @kernel(inline=True)
 def _flush(codes, lo, hi, cls, root, tkeys, tvals, is_word, emit, start, trans, v, prev, path, ends, k):
-    """The joined one-character pieces ``codes[lo:hi]``: one token, the HMM's, or one per character."""
-    if hi - lo == 1:
-        ends[k] = hi
-        return k + 1
+    """Two or more joined one-character pieces ``codes[lo:hi]``: one token, the
+    HMM's, or one per character. (A lone piece is its caller's: numba updates the
+    reference counts of an inline kernel's array arguments on every call, here
+    two dozen atomic updates, more than the piece's work.)"""
     node = _word_node(codes, lo, hi, root, tkeys, tvals)
     if node < 0 or not is_word[node]:
         return _hmm_cut(codes, lo, hi, cls, emit, start, trans, v, prev, path, ends, k)
     for i in range(lo + 1, hi + 1):
         ends[k] = i
         k += 1
-    return k
-
-
-@kernel(inline=True)
-def _cut_block(codes, lo, hi, cls, root, tkeys, tvals, logp, is_word, kids, unknown, emit, start, trans,
-               route, nxt, v, prev, path, ends, k):
-    """Tokens of the block ``codes[lo:hi]``: the dictionary route, then the HMM."""
-    route[hi - lo] = 0.0
-    for i in range(hi - 1, lo - 1, -1):
-        best, end = -np.inf, -1
-        c = codes[i]
-        node = root[c] if c < len(root) else -1
-        j = i
-        while node >= 0:
-            if is_word[node]:
-                p = logp[node] + route[j + 1 - lo]
-                if p > best or (p == best and j + 1 > end):
-                    best, end = p, j + 1
-            j += 1
-            if j >= hi or not (kids[node] >> (codes[j] & 63)) & 1:
-                break
-            node = _child(node, codes[j], tkeys, tvals)
-        if end < 0:
-            best, end = unknown + route[i + 1 - lo], i + 1
-        route[i - lo], nxt[i - lo] = best, end
-    x, joined = lo, -1
-    while x < hi:
-        y = nxt[x - lo]
-        if y - x == 1:
-            if joined < 0:
-                joined = x
-        else:
-            if joined >= 0:
-                k = _flush(codes, joined, x, cls, root, tkeys, tvals, is_word, emit, start, trans, v, prev, path,
-                           ends, k)
-                joined = -1
-            ends[k] = y
-            k += 1
-        x = y
-    if joined >= 0:
-        k = _flush(codes, joined, hi, cls, root, tkeys, tvals, is_word, emit, start, trans, v, prev, path, ends, k)
     return k
 
 
@@ -278,19 +241,64 @@ def segment_ids(codes, text_off, cls, root, tkeys, tvals, logp, is_word, kids, u
     k = 0
     for t in range(n_texts):
         tok_off[t] = k
-        i, hi = text_off[t], text_off[t + 1]
-        while i < hi:
-            if _kind(codes, i, cls) & BLOCK:
-                j = i + 1
-                while j < hi and _kind(codes, j, cls) & BLOCK:
-                    j += 1
-                k = _cut_block(codes, i, j, cls, root, tkeys, tvals, logp, is_word, kids, unknown, emit, start, trans,
-                               route, nxt, v, prev, path, ends, k)
-            else:  # one token per character; "\r\n" is one
-                j = i + 2 if codes[i] == 13 and i + 1 < hi and codes[i + 1] == 10 else i + 1
-                ends[k] = j
+        at, stop = text_off[t], text_off[t + 1]
+        while at < stop:
+            if not _kind(codes, at, cls) & BLOCK:  # one token per character; "\r\n" is one
+                at = at + 2 if codes[at] == 13 and at + 1 < stop and codes[at + 1] == 10 else at + 1
+                ends[k] = at
                 k += 1
-            i = j
+                continue
+            lo, hi = at, at + 1
+            while hi < stop:
+                if not _kind(codes, hi, cls) & BLOCK:
+                    break
+                hi += 1
+            at = hi
+            # the block codes[lo:hi]: the dictionary route, best from each position to the end
+            route[hi - lo] = 0.0
+            for i in range(hi - 1, lo - 1, -1):
+                best, end = -np.inf, -1
+                c = codes[i]
+                node = root[c] if c < len(root) else -1
+                j = i
+                while node >= 0:
+                    if is_word[node]:
+                        p = logp[node] + route[j + 1 - lo]
+                        if p > best or (p == best and j + 1 > end):
+                            best, end = p, j + 1
+                    j += 1
+                    if j >= hi or not (kids[node] >> (codes[j] & 63)) & 1:
+                        break
+                    node = _child(node, codes[j], tkeys, tvals)
+                if end < 0:
+                    best, end = unknown + route[i + 1 - lo], i + 1
+                route[i - lo], nxt[i - lo] = best, end
+            # its tokens: the route's words, runs of one-character pieces flushed through the HMM
+            x, joined = lo, -1
+            while x < hi:
+                y = nxt[x - lo]
+                if y - x == 1:
+                    if joined < 0:
+                        joined = x
+                else:
+                    if joined >= 0:
+                        if x - joined == 1:
+                            ends[k] = x
+                            k += 1
+                        else:
+                            k = _flush(codes, joined, x, cls, root, tkeys, tvals, is_word, emit, start, trans, v,
+                                       prev, path, ends, k)
+                        joined = -1
+                    ends[k] = y
+                    k += 1
+                x = y
+            if joined >= 0:
+                if hi - joined == 1:
+                    ends[k] = hi
+                    k += 1
+                else:
+                    k = _flush(codes, joined, hi, cls, root, tkeys, tvals, is_word, emit, start, trans, v, prev,
+                               path, ends, k)
     tok_off[n_texts] = k
     ids = np.empty(k, np.int64)
     missing = 0
