@@ -33,10 +33,9 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence, scratch):
     * ``passages = (n_pass, p_off, piece_start, piece_row)``: a document with
       ``n_pass[i]`` > 0 passages has pieces starting at the body offsets
       ``piece_start``, piece ``k`` in passage ``piece_row[k]`` (0, 1, ...);
-    * ``vocab = (word_col, term_col, idf, first, second, table, width)``: per
-      word id its column (-1: none) and taxonomy term (-1: none); per column
-      its IDF; the bigram table (see :class:`.features._BigramTable`, ``width``
-      0 for no bigrams);
+    * ``vocab = (word_col, term_col, idf, slots, shift)``: per word id its
+      column (-1: none) and taxonomy term (-1: none); per column its IDF; the
+      bigram table (see :func:`_bigrams`; an empty one for no bigrams);
     * ``weights = (title_w, body_len, n_words, n_feat, word_weight,
       char_weight, log_tf)``: per document the title's weight and the body's
       length; the numbers of word and of word + bigram columns; block scales
@@ -56,7 +55,7 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence, scratch):
     t_off, t_ids, b_off, b_ids, b_pos = tokens
     t_codes, t_coff, b_codes, b_coff = texts
     n_pass, p_off, piece_start, piece_row = passages
-    word_col, term_col, idf, first, second, table, width = vocab
+    word_col, term_col, idf, slots, shift = vocab
     title_w, body_len, n_words, n_feat, word_weight, char_weight, log_tf = weights
     t_lens, t_offsets, t_flat, n_ev, evidence_weight, reference_chars, length_norm = evidence
     n_docs = len(title_w)
@@ -82,8 +81,8 @@ def feature_rows(tokens, texts, passages, vocab, weights, evidence, scratch):
     for i in range(n_docs):
         tw = title_w[i]
         p0, p1 = p_off[i], p_off[i + 1]
-        n_tb = _bigrams(t_codes, t_coff[i], t_coff[i + 1] - 1, first, second, table, width, t_big)
-        n_bb = _bigrams(b_codes, b_coff[i], b_coff[i + 1] - 1, first, second, table, width, b_big)
+        n_tb = _bigrams(t_codes, t_coff[i], t_coff[i + 1] - 1, slots, shift, t_big)
+        n_bb = _bigrams(b_codes, b_coff[i], b_coff[i + 1] - 1, slots, shift, b_big)
         for k in range(-1, n_pass[i]):  # -1: the whole article
             lo_b, hi_b = b_off[i], b_off[i + 1]
             begin, end = 0, body_len[i]
@@ -170,21 +169,31 @@ def new_scratch(n_feat: int) -> tuple:
             np.zeros(n_feat, np.int64), np.zeros((n_feat >> 8) + 2, np.int64), np.zeros(1, np.int64))
 
 
+# CJK bigrams as keys of a hash table (see .features._BigramTable): both characters
+# in U+4E00-U+9FFF, key = (first - 0x4E00) << 15 | (second - 0x4E00), home slot =
+# the top bits of the key times BIGRAM_HASH (32-bit, Fibonacci hashing)
+CJK_FIRST, CJK_LAST, BIGRAM_HASH = 0x4E00, 0x9FFF, 0x9E3779B1
+
+
 @kernel(inline=True)
-def _bigrams(codes, lo, hi, first, second, table, width, out):
+def _bigrams(codes, lo, hi, slots, shift, out):
     """``out[j]``: the column of the CJK bigram starting at ``codes[lo + j]``
-    (-1 if none) for ``j < hi - lo - 1``; returns that count (see .features._BigramTable)."""
+    (-1 if none) for ``j < hi - lo - 1``; returns that count. ``slots``: the
+    table's (key, column) pairs, key -1 where empty; ``shift``: 32 - log2(its size)."""
     n = max(hi - lo - 1, 0)
+    mask = len(slots) - 1
     for j in range(n):
         out[j] = -1
-        if width == 0:
+        a, b = np.int64(codes[lo + j]), np.int64(codes[lo + j + 1])
+        if a < CJK_FIRST or a > CJK_LAST or b < CJK_FIRST or b > CJK_LAST:
             continue
-        a, b = np.int64(codes[lo + j]) - 0x4E00, np.int64(codes[lo + j + 1]) - 0x4E00
-        if a < 0 or a >= len(first) or b < 0 or b >= len(second):
-            continue
-        fa, sb = first[a], second[b]
-        if fa >= 0 and sb >= 0:
-            out[j] = table[fa * width + sb]
+        key = (a - CJK_FIRST) << 15 | (b - CJK_FIRST)
+        s = ((key * BIGRAM_HASH) & 0xFFFFFFFF) >> shift
+        while slots[s, 0] >= 0:
+            if slots[s, 0] == key:
+                out[j] = slots[s, 1]
+                break
+            s = (s + 1) & mask
     return n
 
 
