@@ -7,7 +7,7 @@ segmenter reads. Building it from the text files takes about 2.5 s, so the
 arrays (about 23 MB) are kept in a cache file (``model/__pycache__`` or, if
 that is not writable, the user's cache folder), keyed by what they are made
 from (jieba's files by path, size and time; the user words); later
-processes load them in about 15 ms.
+processes map them into memory (see :mod:`.arrayfile`) in about a millisecond.
 ``make install`` builds it (by warming the kernels).
 """
 from __future__ import annotations
@@ -23,10 +23,11 @@ from typing import IO, Callable, Iterable
 
 import numpy as np
 
+from . import arrayfile
 from .segment_kernels import ALNUM, BLOCK, HMM_HAN, MIN_FLOAT, fill_trie, segment_ids
 from .tokenize import USER_WORD_FREQ
 
-FORMAT = 2  # bump when the arrays change meaning
+FORMAT = 3  # bump when the arrays or their file change (3: an arrayfile, mapped, not an .npz)
 _CLASSES_UP_TO = 0x30000  # past it no code point is a block character (nor starts a dictionary word)
 # jieba-rs's block characters (RE_HAN_DEFAULT)
 _BLOCK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
@@ -131,16 +132,15 @@ class Segmenter:
         return self.segment(list(_CHECK)) == [cut(t) for t in _CHECK]
 
     def _file_name(self) -> str:
-        return f"segmenter-{FORMAT}-{self.key}.npz"
+        return f"segmenter-{FORMAT}-{self.key}.arrays"
 
     def _cached(self) -> tuple | None:
         for folder in cache_dirs():
-            path = folder / self._file_name()
-            if path.is_file():
+            arrays = arrayfile.load(folder / self._file_name())
+            if arrays is not None:
                 try:
-                    with np.load(path) as z:
-                        return self._pack({name: z[name] for name in z.files})
-                except (OSError, ValueError, KeyError):
+                    return self._pack(arrays)
+                except (KeyError, IndexError):
                     continue  # a damaged cache file: build afresh
         return None
 
@@ -208,10 +208,10 @@ class Segmenter:
     def _save(self, arrays: dict[str, np.ndarray]) -> None:
         for folder in cache_dirs():
             try:
-                write_cached(folder, self._file_name(), lambda fh: np.savez(fh, **arrays))
+                write_cached(folder, self._file_name(), lambda fh: arrayfile.save(fh, arrays))
                 # files of earlier formats are never read again (about 20 MB each); a
                 # later format's may be another install's (a shared user cache)
-                for old in folder.glob("segmenter-*.npz"):
+                for old in folder.glob("segmenter-*.*"):
                     version = old.name.split("-")[1]
                     if not version.isdigit() or int(version) < FORMAT:
                         old.unlink(missing_ok=True)

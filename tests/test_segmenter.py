@@ -90,26 +90,31 @@ def test_a_segmenter_that_disagrees_is_not_used(tokenizer, capsys):
 
 
 def test_the_cache_file_is_rebuilt_when_damaged(tokenizer, tmp_path, monkeypatch):
-    """The arrays are cached on disk; a damaged cache file is built again, to the
-    same arrays. Files of an earlier format go when a new one is written."""
+    """The arrays are cached on disk and mapped back; a damaged cache file (not
+    one at all, or cut short) is built again, to the same arrays. Files of an
+    earlier format go when a new one is written."""
     from newstag.model import segmenter as mod
 
     monkeypatch.setattr(mod, "cache_dirs", lambda: [tmp_path])
     stale = [tmp_path / "segmenter-0123456789abcdef.npz", tmp_path / f"segmenter-{mod.FORMAT - 1}-0123456789abcdef.npz"]
-    newer = tmp_path / f"segmenter-{mod.FORMAT + 1}-0123456789abcdef.npz"  # (another install's)
+    newer = tmp_path / f"segmenter-{mod.FORMAT + 1}-0123456789abcdef.arrays"  # (another install's)
     for f in stale + [newer]:
         f.write_bytes(b"another format")
     words = tokenizer.dictionary_words()
     first = mod.Segmenter(words)
     assert not any(f.exists() for f in stale) and newer.exists()
     newer.unlink()
-    (cached,) = tmp_path.glob("segmenter-*.npz")
-    cached.write_bytes(b"not an npz file")
-    again = mod.Segmenter(words)
-    assert all(np.array_equal(a, b) for a, b in zip(first.arrays, again.arrays))
-    assert cached.stat().st_size > 1_000_000  # written afresh
+    (cached,) = tmp_path.glob("segmenter-*.arrays")
+    good = cached.read_bytes()
+    mapped = mod.Segmenter(words)  # from the file
+    assert all(np.array_equal(a, b) for a, b in zip(first.arrays, mapped.arrays))
+    for damaged in (b"not an arrays file", good[: len(good) // 2]):
+        cached.write_bytes(damaged)
+        again = mod.Segmenter(words)
+        assert all(np.array_equal(a, b) for a, b in zip(first.arrays, again.arrays))
+        assert cached.read_bytes() == good  # written afresh
     other = mod.Segmenter(words[:-1])  # other user words: another file
-    assert len(list(tmp_path.glob("segmenter-*.npz"))) == 2
+    assert len(list(tmp_path.glob("segmenter-*.arrays"))) == 2
     assert not np.array_equal(other.arrays[4], first.arrays[4])
 
 
