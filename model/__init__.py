@@ -83,7 +83,7 @@ def tagger_from_bundle(meta: dict, arrays: dict[str, np.ndarray], source: str = 
 def load(path: str | Path | None = None) -> Tagger:
     """Load and verify a model bundle (the shipped default if ``path`` is None)."""
     path = Path(path) if path is not None else DEFAULT_MODEL
-    meta, arrays, checksum = load_bundle(path, with_checksum=True)
+    meta, arrays, checksum = load_bundle(path, with_checksum=True, cache=True)
     tagger = tagger_from_bundle(meta, arrays, str(path))
     prelearned.attach(tagger, checksum)  # long runs start with the model's vocabulary learned
     return tagger
