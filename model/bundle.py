@@ -110,14 +110,16 @@ def load_bundle(path: str | Path, with_checksum: bool = False, cache: bool = Fal
     if path.is_dir():
         raise BundleError(path, "is a directory, not a model file")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            if head[:1] == b"\x80":
+                raise BundleError(path, "is a pickle (e.g. an old joblib model); refusing to load it, since "
+                                        "unpickling can run code. Retrain with this newstag version")
+            if head != b"PK\x03\x04":
+                raise BundleError(path, "not a newstag model bundle (unknown file type)")
+            data = head + fh.read()  # (read whole only once it looks like a bundle)
     except OSError as exc:
         raise BundleError(path, f"cannot read the model file ({exc.strerror or exc})") from None
-    if data[:1] == b"\x80":
-        raise BundleError(path, "is a pickle (e.g. an old joblib model); refusing to load it, since "
-                                "unpickling can run code. Retrain with this newstag version")
-    if data[:4] != b"PK\x03\x04":
-        raise BundleError(path, "not a newstag model bundle (unknown file type)")
     cache_name = f"bundle-{hashlib.sha256(data).hexdigest()[:16]}.arrays" if cache else None
     arrays = _cached(cache_name) if cache else None
     verified = arrays is not None
