@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import mmap
+import sys
+import unicodedata
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 import numpy as np
 
@@ -62,3 +64,30 @@ def load(path: str | Path) -> dict[str, np.ndarray] | None:
         return out
     except (OSError, ValueError, TypeError, KeyError):  # (frombuffer past the end: ValueError)
         return None
+
+
+def cached(name: str, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays of the cache file ``name`` (in the first of
+    :func:`.segmenter.cache_dirs` that has it), else ``build()``'s, then kept
+    in the first writable one for the next process."""
+    from .segmenter import cache_dirs, write_cached
+
+    for folder in cache_dirs():
+        arrays = load(folder / name)
+        if arrays is not None:
+            return arrays
+    arrays = build()
+    for folder in cache_dirs():
+        try:
+            write_cached(folder, name, lambda fh: save(fh, arrays))
+            break
+        except OSError:
+            continue  # read-only: the next folder (or none: built again next time)
+    return arrays
+
+
+def unicode_name(table: str) -> str:
+    """The cache file name of a table of Unicode character properties (``table``:
+    its name and a version, bumped when the way it is made changes): it holds for
+    this Python's version and Unicode database."""
+    return f"unicode-{table}-{sys.version_info[0]}.{sys.version_info[1]}-{unicodedata.unidata_version}.arrays"
