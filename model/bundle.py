@@ -121,7 +121,7 @@ def load_bundle(path: str | Path, with_checksum: bool = False, cache: bool = Fal
     except OSError as exc:
         raise BundleError(path, f"cannot read the model file ({exc.strerror or exc})") from None
     cache_name = f"bundle-{hashlib.sha256(data).hexdigest()[:16]}.arrays" if cache else None
-    arrays = _cached(cache_name) if cache else None
+    arrays = arrayfile.find(cache_name) if cache else None
     verified = arrays is not None
     if arrays is None:
         try:
@@ -156,34 +156,5 @@ def load_bundle(path: str | Path, with_checksum: bool = False, cache: bool = Fal
         if _checksum(meta_bytes, arrays) != stored:
             raise BundleError(path, "checksum mismatch: the model file was modified or damaged")
         if cache:
-            _keep(cache_name, kept)
+            arrayfile.keep(cache_name, kept, prune="bundle-*.arrays", most=KEEP)
     return (meta, arrays, stored) if with_checksum else (meta, arrays)
-
-
-def _cached(name: str) -> dict[str, np.ndarray] | None:
-    from .segmenter import cache_dirs
-
-    for folder in cache_dirs():
-        arrays = arrayfile.load(folder / name)
-        if arrays is not None:
-            return arrays
-    return None
-
-
-def _keep(name: str, arrays: dict[str, np.ndarray]) -> None:
-    """Write the cache file of a verified bundle's arrays into the first writable
-    cache folder; the oldest beyond ``KEEP`` there go."""
-    from .segmenter import cache_dirs, write_cached
-
-    for folder in cache_dirs():
-        try:
-            write_cached(folder, name, lambda fh: arrayfile.save(fh, arrays))
-        except OSError:
-            continue  # read-only: the next folder (or none: decompressed again next time)
-        try:
-            files = sorted(folder.glob("bundle-*.arrays"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in files[KEEP:]:
-                old.unlink(missing_ok=True)
-        except OSError:
-            pass  # (another process pruning at the same time)
-        return

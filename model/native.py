@@ -8,7 +8,7 @@ forks, while the other core waits: a tenth of tagging 50 MB with two workers.
 
 So ``make install`` (``python -m newstag.model.native``) also compiles the
 kernels with ``numba.pycc`` into a CPython extension module, kept beside the
-segmenter's tables in the cache (see :func:`.segmenter.cache_dirs`). It holds
+segmenter's tables in the cache (see :func:`.arrayfile.cache_dirs`). It holds
 one function per argument types the tagging calls a kernel with (recorded
 from a sample run, as numba compiled them) and loads in milliseconds, without
 numba or LLVM. Its name carries a hash of the kernels' source, Python, NumPy
@@ -83,7 +83,7 @@ def _files(folder: Path, k: str) -> tuple[Path | None, Path]:
 def find() -> tuple[Path, str, dict] | None:
     """``(module path, module name, kernel name → [argument types of each compiled
     version])`` of the module built for these kernels, or None."""
-    from .segmenter import cache_dirs
+    from .arrayfile import cache_dirs
 
     k = key()
     for folder in cache_dirs():
@@ -183,7 +183,7 @@ def build(quiet: bool = False) -> Path | None:
     numba first, to learn the argument types each kernel is called with: call
     it in a process that has not run kernels yet (``python -m newstag.model.native``)."""
     from . import kernels
-    from .segmenter import cache_dirs, write_cached
+    from .arrayfile import cache_dirs, write_cached
 
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     start = time.perf_counter()

@@ -10,7 +10,7 @@ frequent half, are the model's own vocabulary, the same in every run.
 
 This module learns those once per model and install and keeps the words,
 flags and columns in a cache file beside the segmenter's (see
-:func:`.segmenter.cache_dirs`); a long run (once the kernels are compiled,
+:func:`.arrayfile.cache_dirs`); a long run (once the kernels are compiled,
 see :mod:`.kernels`) copies them into its lexicon in a few milliseconds,
 before forking its workers. The first long run with a model builds the file
 (about 0.1 s).
@@ -29,14 +29,14 @@ import hashlib
 import importlib.util
 import os
 import weakref
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .segmenter import _jieba_files, cache_dirs, file_stamps, write_cached
+from . import arrayfile
+from .segmenter import _jieba_files, file_stamps
 
-FORMAT = 1  # bump when the file's layout changes
+FORMAT = 2  # bump when the file's layout changes (2: an arrayfile, not an .npz)
 KEEP = 8  # lexicon files kept in a cache folder (one per model and source version)
 CHECK = 64  # words learned afresh to check a file against the tagger before it is used
 _ROLES = ("keyword_extractor", "summariser")  # the tagger's steps whose columns are kept, by attribute
@@ -58,17 +58,16 @@ def start(tagger, checksum: str) -> tuple | None:
         return None
     lexicon = tagger.featurizer.lexicon
     names = _names(tagger)
-    file_name = f"lexicon-{FORMAT}-{_key(tagger, checksum)}.npz"
-    for folder in cache_dirs():
-        path = folder / file_name
-        if path.is_file():
-            got = _read(path, names)
-            if got is not None and _agrees(lexicon, got):
-                return got
+    file_name = f"lexicon-{FORMAT}-{_key(tagger, checksum)}.arrays"
+    got = _read(arrayfile.find(file_name), names)
+    if got is not None and _agrees(lexicon, got):
+        return got
     words, flags, cols = lexicon.learned(vocabulary(tagger))
-    got = words, flags, {name: cols[name] for name in names}
-    _save(file_name, got, names)
-    return got
+    arrays = {"words": np.array("\n".join(words)), "flags": np.array("\n".join(flags)),
+              **{f"col:{kept}": cols[name] for name, kept in names.items()}}
+    # one file per model and source version: the oldest go
+    arrayfile.keep(file_name, arrays, prune="lexicon-*", most=KEEP)  # (older formats too)
+    return words, flags, {name: cols[name] for name in names}
 
 
 def vocabulary(tagger) -> list[str]:
@@ -110,15 +109,14 @@ def _key(tagger, checksum: str) -> str:
     return h.hexdigest()[:16]
 
 
-def _read(path: Path, names: dict[str, str]) -> tuple | None:
-    inverse = {kept: name for name, kept in names.items()}
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            words = str(z["words"][()]).split("\n")
-            flags = str(z["flags"][()]).split("\n")
-            cols = {inverse[key[4:]]: z[key] for key in z.files if key.startswith("col:") and key[4:] in inverse}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # a damaged file (or one just replaced): learned afresh
+def _read(arrays: dict[str, np.ndarray] | None, names: dict[str, str]) -> tuple | None:
+    """``(words, flags, columns)`` of a lexicon file's arrays (None: no file, or a damaged one)."""
+    if arrays is None or "words" not in arrays or "flags" not in arrays:
         return None
+    inverse = {kept: name for name, kept in names.items()}
+    words = str(arrays["words"][()]).split("\n")
+    flags = str(arrays["flags"][()]).split("\n")
+    cols = {inverse[key[4:]]: a for key, a in arrays.items() if key.startswith("col:") and key[4:] in inverse}
     if len(flags) != len(words) or len(set(words)) != len(words):
         return None
     return words, flags, cols
@@ -134,21 +132,3 @@ def _agrees(lexicon, got: tuple) -> bool:
     if fresh_flags != flags[::step]:
         return False
     return all(name in fresh and np.array_equal(fresh[name], col[::step]) for name, col in cols.items())
-
-
-def _save(file_name: str, got: tuple, names: dict[str, str]) -> None:
-    words, flags, cols = got
-    arrays = {"words": np.array("\n".join(words)), "flags": np.array("\n".join(flags)),
-              **{f"col:{names[name]}": col for name, col in cols.items()}}
-    for folder in cache_dirs():
-        try:
-            write_cached(folder, file_name, lambda fh: np.savez(fh, **arrays))
-        except OSError:
-            continue  # read-only: the next folder (or none: learned again next time)
-        try:  # one file per model and source version: the oldest go
-            files = sorted(folder.glob(f"lexicon-{FORMAT}-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in files[KEEP:]:
-                old.unlink(missing_ok=True)
-        except OSError:
-            pass  # (another process pruning at the same time)
-        return

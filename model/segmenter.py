@@ -15,11 +15,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import math
-import os
 import pickle
-import tempfile
 from pathlib import Path
-from typing import IO, Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -55,32 +53,6 @@ def file_stamps(files: Iterable[Path]) -> bytes:
         st = f.stat()
         out.append(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n")
     return "".join(out).encode()
-
-
-def cache_dirs() -> list[Path]:
-    """Where files built once per install are kept, in order of preference (the
-    first writable one is written): the package's ``__pycache__``, the user's
-    cache folder, the temporary folder."""
-    here = Path(__file__).parent / "__pycache__"
-    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newstag"
-    return [here, user, Path(tempfile.gettempdir()) / "newstag-cache"]
-
-
-def write_cached(folder: Path, name: str, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write ``folder / name`` with ``write(file)`` through a temporary file renamed
-    into place: a process reading the cache never sees half a file, and two
-    writing at once do not mix. Raises OSError (a read-only folder: the caller
-    tries the next of :func:`cache_dirs`)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, folder / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return folder / name
 
 
 # What :meth:`Segmenter.agrees` cuts both ways: each rule of .segment_kernels at least once
@@ -135,14 +107,11 @@ class Segmenter:
         return f"segmenter-{FORMAT}-{self.key}.arrays"
 
     def _cached(self) -> tuple | None:
-        for folder in cache_dirs():
-            arrays = arrayfile.load(folder / self._file_name())
-            if arrays is not None:
-                try:
-                    return self._pack(arrays)
-                except (KeyError, IndexError):
-                    continue  # a damaged cache file: build afresh
-        return None
+        arrays = arrayfile.find(self._file_name())
+        try:
+            return None if arrays is None else self._pack(arrays)
+        except (KeyError, IndexError):  # a damaged cache file: built afresh
+            return None
 
     def _build(self, files: list[Path]) -> tuple:
         freq: dict[str, int] = {}
@@ -206,18 +175,18 @@ class Segmenter:
         return {"start": start, "trans": trans, "emit": emit}
 
     def _save(self, arrays: dict[str, np.ndarray]) -> None:
-        for folder in cache_dirs():
-            try:
-                write_cached(folder, self._file_name(), lambda fh: arrayfile.save(fh, arrays))
-                # files of earlier formats are never read again (about 20 MB each); a
-                # later format's may be another install's (a shared user cache)
-                for old in folder.glob("segmenter-*.*"):
-                    version = old.name.split("-")[1]
-                    if not version.isdigit() or int(version) < FORMAT:
-                        old.unlink(missing_ok=True)
-                return
-            except OSError:
-                continue  # read-only: the next folder (or none: built again next time)
+        folder = arrayfile.keep(self._file_name(), arrays)
+        if folder is None:
+            return
+        # files of earlier formats are never read again (about 20 MB each); a
+        # later format's may be another install's (a shared user cache)
+        try:
+            for old in folder.glob("segmenter-*.*"):
+                version = old.name.split("-")[1]
+                if not version.isdigit() or int(version) < FORMAT:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass  # (another process cleaning up at the same time)
 
     @staticmethod
     def _pack(a: dict[str, np.ndarray]) -> tuple:

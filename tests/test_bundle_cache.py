@@ -13,7 +13,7 @@ import pytest
 from conftest import CORPUS, SHIPPED
 
 import newstag
-from newstag.model import bundle, segmenter, tagger_from_bundle
+from newstag.model import arrayfile, bundle, tagger_from_bundle
 from newstag.model.bundle import BundleError, load_bundle
 
 
@@ -21,7 +21,7 @@ from newstag.model.bundle import BundleError, load_bundle
 def cache(monkeypatch, tmp_path):
     """The cache files go to a folder of the test's own."""
     folder = tmp_path / "cache"
-    monkeypatch.setattr(segmenter, "cache_dirs", lambda: [folder])
+    monkeypatch.setattr(arrayfile, "cache_dirs", lambda: [folder])
     return folder
 
 

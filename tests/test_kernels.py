@@ -261,13 +261,13 @@ print(json.dumps([after_first, "numba" in sys.modules, got == want * len(calls)]
 def test_a_native_module_whose_types_file_does_not_match_it_is_not_loaded(tmp_path, monkeypatch):
     """A damaged or mixed-up cache (a types file naming functions the module lacks)
     means numba's code, not an error in the first tagging call."""
-    from newstag.model import segmenter
+    from newstag.model import arrayfile
 
     found = native.find()
     assert found is not None, "the kernels compiled ahead of time are missing: run `make native`"
     path, name, specs = found
     shutil.copy(path, tmp_path / path.name)
-    monkeypatch.setattr(segmenter, "cache_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(arrayfile, "cache_dirs", lambda: [tmp_path])
     (tmp_path / f"{name}.json").write_text(json.dumps({**specs, "no_kernels__such": next(iter(specs.values()))}))
     assert native.load() is None
     (tmp_path / f"{name}.json").write_text(json.dumps(specs))  # the same copy with its own types loads

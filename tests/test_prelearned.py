@@ -10,7 +10,7 @@ import pytest
 from conftest import CORPUS, SHIPPED
 
 import newstag
-from newstag.model import kernels, prelearned
+from newstag.model import arrayfile, kernels, prelearned
 from newstag.model.bundle import load_bundle
 
 
@@ -23,7 +23,7 @@ def pairs():
 @pytest.fixture
 def cache(monkeypatch, tmp_path):
     """The lexicon files go to a folder of the test's own."""
-    monkeypatch.setattr(prelearned, "cache_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(arrayfile, "cache_dirs", lambda: [tmp_path])
     return tmp_path
 
 
@@ -60,7 +60,7 @@ def test_a_long_run_starts_with_the_vocabulary_learned_and_tags_alike(pairs, cac
     vocab = prelearned.vocabulary(with_words)
     lex, plain = with_words.featurizer.lexicon, without.featurizer.lexicon
     assert len(vocab) > 10_000 and lex.words[: len(vocab)] == vocab
-    assert len(list(cache.glob("lexicon-*.npz"))) == 1
+    assert len(list(cache.glob("lexicon-*.arrays"))) == 1
     # every word the plain run learned has the same flag and column values
     at = np.array([lex.ids[w] for w in plain.words])
     assert [lex.flags[i] for i in at.tolist()] == plain.flags
@@ -74,14 +74,12 @@ def test_a_damaged_or_stale_lexicon_file_is_learned_afresh(cache):
     tagger = newstag.load()
     checksum = load_bundle(SHIPPED, with_checksum=True)[2]
     words, flags, cols = prelearned.start(tagger, checksum)
-    (path,) = cache.glob("lexicon-*.npz")
+    (path,) = cache.glob("lexicon-*.arrays")
 
     def rewrite(**changes):
-        with np.load(path) as z:
-            arrays = {name: z[name] for name in z.files}
+        arrays = {name: np.array(a) for name, a in arrayfile.load(path).items()}
         arrays.update(changes)
-        with open(path, "wb") as fh:
-            np.savez(fh, **arrays)
+        arrayfile.write_cached(path.parent, path.name, lambda fh: arrayfile.save(fh, arrays))
 
     def same(got) -> bool:
         return got[0] == words and got[1] == flags and all(np.array_equal(got[2][n], cols[n]) for n in cols)
@@ -90,16 +88,17 @@ def test_a_damaged_or_stale_lexicon_file_is_learned_afresh(cache):
     wrong_flags = ["zz", *flags[1:]]
     rewrite(flags=np.array("\n".join(wrong_flags)))
     assert same(prelearned.start(tagger, checksum))
-    with np.load(path) as z:  # and the file was written again
-        assert str(z["flags"][()]).split("\n") == flags
+    assert str(arrayfile.load(path)["flags"][()]).split("\n") == flags  # and the file was written again
     column = next(n for n in cols if n == "feat.word")
     wrong = cols[column].copy()
     wrong[0] += 7
     rewrite(**{f"col:{column}": wrong})
     assert same(prelearned.start(tagger, checksum))
-    # damaged: not a zip at all
-    path.write_bytes(b"PK\x03\x04 cut short")
-    assert same(prelearned.start(tagger, checksum))
+    # damaged: cut short, or not a lexicon file at all
+    for damaged in (path.read_bytes()[:200], b"not a lexicon file"):
+        path.write_bytes(damaged)
+        assert same(prelearned.start(tagger, checksum))
+        assert arrayfile.load(path) is not None  # (written again)
 
 
 def test_each_model_gets_its_own_lexicon_file(seeds_model, cache):
@@ -109,5 +108,5 @@ def test_each_model_gets_its_own_lexicon_file(seeds_model, cache):
         words, _, _ = prelearned.start(tagger, load_bundle(path, with_checksum=True)[2])
         assert words == prelearned.vocabulary(tagger)
         vocabularies.append(words)
-    assert len(list(cache.glob("lexicon-*.npz"))) == 2
+    assert len(list(cache.glob("lexicon-*.arrays"))) == 2
     assert vocabularies[0] != vocabularies[1]

@@ -93,9 +93,10 @@ def test_the_cache_file_is_rebuilt_when_damaged(tokenizer, tmp_path, monkeypatch
     """The arrays are cached on disk and mapped back; a damaged cache file (not
     one at all, or cut short) is built again, to the same arrays. Files of an
     earlier format go when a new one is written."""
+    from newstag.model import arrayfile
     from newstag.model import segmenter as mod
 
-    monkeypatch.setattr(mod, "cache_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(arrayfile, "cache_dirs", lambda: [tmp_path])
     stale = [tmp_path / "segmenter-0123456789abcdef.npz", tmp_path / f"segmenter-{mod.FORMAT - 1}-0123456789abcdef.npz"]
     newer = tmp_path / f"segmenter-{mod.FORMAT + 1}-0123456789abcdef.arrays"  # (another install's)
     for f in stale + [newer]:

@@ -10,7 +10,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from newstag.model import segmenter, summary_kernels
+from newstag.model import arrayfile, summary_kernels
 
 normalise = importlib.import_module("newstag.model.normalise")  # (the package exports a function of that name)
 
@@ -20,7 +20,7 @@ TEXT = "ＡＢＣ１２３，Ｔｅｓｔ　中文：﹝ⅫⅢ﹞ℌ𝐀!\tＫ"
 @pytest.fixture
 def cache(monkeypatch, tmp_path):
     """Cache files go to a folder of the test's own; the tables are made afresh."""
-    monkeypatch.setattr(segmenter, "cache_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(arrayfile, "cache_dirs", lambda: [tmp_path])
 
     def forget():
         monkeypatch.setattr(normalise, "_FOLD", None)
