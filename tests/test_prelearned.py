@@ -3,6 +3,7 @@ vocabulary learned from a cache file, and tags exactly as without it."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -101,12 +102,17 @@ def test_a_damaged_or_stale_lexicon_file_is_learned_afresh(cache):
         assert arrayfile.load(path) is not None  # (written again)
 
 
-def test_each_model_gets_its_own_lexicon_file(seeds_model, cache):
+def test_each_model_gets_its_own_lexicon_file(seeds_model, cache, monkeypatch):
+    """...and only the newest files stay, an older format's among those that go."""
+    monkeypatch.setattr(prelearned, "KEEP", 2)
+    old = cache / "lexicon-1-0123456789abcdef.npz"  # (the format before)
+    old.write_bytes(b"an older format")
+    os.utime(old, (1, 1))
     vocabularies = []
     for path in (SHIPPED, seeds_model):
         tagger = newstag.load(path)
         words, _, _ = prelearned.start(tagger, load_bundle(path, with_checksum=True)[2])
         assert words == prelearned.vocabulary(tagger)
         vocabularies.append(words)
-    assert len(list(cache.glob("lexicon-*.arrays"))) == 2
+    assert len(list(cache.glob("lexicon-*.arrays"))) == 2 and not old.exists()
     assert vocabularies[0] != vocabularies[1]
